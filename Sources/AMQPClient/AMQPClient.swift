@@ -1,0 +1,1 @@
+// The AMQPClient module.

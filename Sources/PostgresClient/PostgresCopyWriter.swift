@@ -1,0 +1,52 @@
+import CLibPQ
+
+/// Writes rows in COPY's text format and sends them to the server in chunks of about 1 MiB.
+///
+/// Values are escaped here (backslash, tab, newline, carriage return); `nil` is written as NULL.
+public final class PostgresCopyWriter {
+    private let connection: OpaquePointer
+    private var buffer: [UInt8] = []
+    private static let chunkSize = 1 << 20
+    public private(set) var rowsWritten = 0
+
+    init(connection: OpaquePointer) {
+        self.connection = connection
+        buffer.reserveCapacity(Self.chunkSize + 4096)
+    }
+
+    /// Appends one row. NUL characters, which PostgreSQL text cannot hold, are dropped.
+    public func writeRow(_ values: [String?]) throws {
+        for (position, value) in values.enumerated() {
+            if position > 0 { buffer.append(9) }
+            guard let value else {
+                buffer.append(92)
+                buffer.append(78)
+                continue
+            }
+            for byte in value.utf8 {
+                switch byte {
+                case 0: continue
+                case 92: buffer.append(92); buffer.append(92)
+                case 9: buffer.append(92); buffer.append(116)
+                case 10: buffer.append(92); buffer.append(110)
+                case 13: buffer.append(92); buffer.append(114)
+                default: buffer.append(byte)
+                }
+            }
+        }
+        buffer.append(10)
+        rowsWritten += 1
+        if buffer.count >= Self.chunkSize { try flush() }
+    }
+
+    func flush() throws {
+        guard !buffer.isEmpty else { return }
+        let sent = buffer.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { chars in
+                PQputCopyData(connection, chars.baseAddress, Int32(chars.count))
+            }
+        }
+        guard sent == 1 else { throw PostgresError.fromConnection(connection, code: .copyFailed) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}

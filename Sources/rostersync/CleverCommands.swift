@@ -1,0 +1,5 @@
+import RosterSupport
+
+enum CleverCommands {
+    static let all: [Command] = []
+}

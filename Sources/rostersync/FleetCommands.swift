@@ -1,0 +1,5 @@
+import RosterSupport
+
+enum FleetCommands {
+    static let all: [Command] = []
+}

@@ -1,0 +1,5 @@
+import RosterSupport
+
+enum OnboardingCommands {
+    static let all: [Command] = []
+}

@@ -1,0 +1,5 @@
+import RosterSupport
+
+enum StoreCommands {
+    static let all: [Command] = []
+}

@@ -1,0 +1,4 @@
+import Foundation
+import RosterSupport
+
+exit(Main.run(Array(CommandLine.arguments.dropFirst())))

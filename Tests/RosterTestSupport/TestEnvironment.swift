@@ -1,0 +1,73 @@
+import Foundation
+import PostgresClient
+
+/// Where the tests find the real servers and the shared input, with a clear failure when they are missing.
+public enum TestEnvironment {
+    public struct Missing: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The checkout's root folder.
+    public static let repositoryRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url
+    }()
+
+    /// `ROSTERSYNC_DATABASE_URL`, as `eval "$(scripts/services env)"` sets it.
+    public static func databaseURL() throws -> String {
+        try variable("ROSTERSYNC_DATABASE_URL")
+    }
+
+    /// `ROSTERSYNC_AMQP_URL`, as `eval "$(scripts/services env)"` sets it.
+    public static func amqpURL() throws -> String {
+        try variable("ROSTERSYNC_AMQP_URL")
+    }
+
+    /// A folder of `../shared` beside the checkout, such as `clever-demo`.
+    public static func sharedFolder(_ name: String) throws -> URL {
+        let url = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/\(name)")
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw Missing(description: "this test reads ../shared/\(name) beside the checkout, and it is missing")
+        }
+        return url
+    }
+
+    public static func variable(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw Missing(
+                description: "\(name) is not set: run scripts/services start, then eval \"$(scripts/services env)\"")
+        }
+        return value
+    }
+}
+
+/// A database of its own for one test, created empty and dropped by `drop()`.
+public final class TestDatabase {
+    public let name: String
+    public let url: String
+    private let adminURL: String
+
+    public init(prefix: String = "test") throws {
+        adminURL = try TestEnvironment.databaseURL()
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        name = "\(prefix)_\(suffix)".lowercased()
+        let admin = try PostgresConnection(url: adminURL)
+        // Identifiers cannot be parameters; the name is ours, made of [a-z0-9_] only.
+        try admin.execute("CREATE DATABASE \(name)")
+        guard var components = URLComponents(string: adminURL) else {
+            throw TestEnvironment.Missing(description: "ROSTERSYNC_DATABASE_URL is not a URL")
+        }
+        components.path = "/\(name)"
+        url = components.string!
+    }
+
+    public func connect() throws -> PostgresConnection {
+        try PostgresConnection(url: url)
+    }
+
+    public func drop() {
+        guard let admin = try? PostgresConnection(url: adminURL) else { return }
+        _ = try? admin.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+    }
+}
