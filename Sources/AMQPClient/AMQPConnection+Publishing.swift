@@ -82,7 +82,8 @@ extension AMQPConnection {
             if status == AMQP_STATUS_TIMEOUT.rawValue {
                 throw AMQPError(
                     code: .timeout,
-                    message: "\(action): no confirm within \(configuration.confirmTimeout) s; the message may be queued")
+                    message: "\(action): no confirm within \(configuration.confirmTimeout) s; the message may be queued"
+                )
             }
             try check(status: status, action)
             guard Int32(frame.frame_type) == AMQP_FRAME_METHOD, let decoded = frame.payload.method.decoded else {

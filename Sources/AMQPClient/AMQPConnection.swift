@@ -149,7 +149,8 @@ public final class AMQPConnection {
         _ name: String, durable: Bool = true, exclusive: Bool = false, autoDelete: Bool = false,
         arguments: [String: AMQPValue] = [:]
     ) throws -> AMQPQueueInfo {
-        try queueDeclare(name, passive: false, durable: durable, exclusive: exclusive, autoDelete: autoDelete,
+        try queueDeclare(
+            name, passive: false, durable: durable, exclusive: exclusive, autoDelete: autoDelete,
             arguments: arguments)
     }
 

@@ -11,8 +11,9 @@ public struct AMQPRetryPolicy: Sendable {
     /// The longest wait between attempts, in seconds. Defaults to 5.
     public var maxDelay: TimeInterval
 
-    public init(maxAttempts: Int = 5, initialDelay: TimeInterval = 0.2, multiplier: Double = 2, maxDelay: TimeInterval = 5)
-    {
+    public init(
+        maxAttempts: Int = 5, initialDelay: TimeInterval = 0.2, multiplier: Double = 2, maxDelay: TimeInterval = 5
+    ) {
         self.maxAttempts = max(1, maxAttempts)
         self.initialDelay = initialDelay
         self.multiplier = multiplier

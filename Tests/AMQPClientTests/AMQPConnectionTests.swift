@@ -112,7 +112,8 @@ final class AMQPConnectionTests: XCTestCase {
         try publisher.declareQueue(work)
         try publisher.bindQueue(work, exchange: exchange, routingKey: work)
         try publisher.declareQueue(
-            holding, arguments: ["x-dead-letter-exchange": .string(exchange), "x-dead-letter-routing-key": .string(work)])
+            holding,
+            arguments: ["x-dead-letter-exchange": .string(exchange), "x-dead-letter-routing-key": .string(work)])
         try publisher.enableConfirms()
 
         let consumer = try broker.connect()
@@ -261,5 +262,33 @@ final class AMQPConnectionTests: XCTestCase {
             XCTAssertEqual((error as? AMQPError)?.isTransient, true)
         }
         XCTAssertLessThan(Date().timeIntervalSince(start), 1)
+    }
+}
+
+final class AMQPHeartbeatTests: XCTestCase {
+    func testAConnectionWhosePeerFellSilentIsLostOnceHeartbeatsStop() throws {
+        let broker = try BrokerFixture()
+        defer { broker.cleanUp() }
+        let queue = broker.queueName("silent")
+        var configuration = try broker.configuration()
+        let proxy = try FreezableProxy(targetPort: configuration.port)
+        defer { proxy.close() }
+        configuration.port = proxy.port
+        configuration.heartbeat = 1
+        let connection = try AMQPConnection(configuration: configuration)
+        try connection.declareQueue(queue)
+        try connection.consume(queue: queue)
+        // Longer than the heartbeat: the connection stays up while nextDelivery waits.
+        XCTAssertNil(try connection.nextDelivery(timeout: 2.5))
+        XCTAssertTrue(connection.isOpen)
+
+        proxy.freeze()
+        let start = Date()
+        XCTAssertThrowsError(try connection.nextDelivery(timeout: 10)) { error in
+            XCTAssertEqual((error as? AMQPError)?.code, .connectionLost)
+            XCTAssertEqual((error as? AMQPError)?.isTransient, true)
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+        XCTAssertFalse(connection.isOpen)
     }
 }
