@@ -92,8 +92,14 @@ public final class AMQPConnection {
     public func close() {
         guard let state else { return }
         if alive {
-            if channelOpen { _ = amqp_channel_close(state, Self.channel, AMQP_REPLY_SUCCESS) }
-            _ = amqp_connection_close(state, AMQP_REPLY_SUCCESS)
+            // A peer that fell silent would otherwise hold a deinit for the whole RPC timeout, twice.
+            var quick = timeval(seconds: min(configuration.rpcTimeout ?? 2, 2))
+            _ = amqp_set_rpc_timeout(state, &quick)
+            var closed = true
+            if channelOpen {
+                closed = amqp_channel_close(state, Self.channel, AMQP_REPLY_SUCCESS).reply_type == AMQP_RESPONSE_NORMAL
+            }
+            if closed { _ = amqp_connection_close(state, AMQP_REPLY_SUCCESS) }
         }
         amqp_destroy_connection(state)
         self.state = nil
