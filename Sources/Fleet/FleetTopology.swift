@@ -69,4 +69,3 @@ public struct FleetTopology: Sendable {
 }
 
 /// The two priorities an operator can ask for.
-

@@ -1,0 +1,133 @@
+import Foundation
+import PostgresClient
+import RosterCore
+
+/// The fleet's bookkeeping in PostgreSQL: jobs and nightly slots. One connection, used from one thread.
+public final class FleetStore {
+    let connection: PostgresConnection
+    /// An open job untouched for this long is taken as lost (its message gone with a broker that lost
+    /// its disk, say) and no longer blocks its district. Defaults to 12 hours, well past a long sync.
+    public var staleAfter: TimeInterval = 12 * 3600
+
+    public init(databaseURL: String) throws {
+        connection = try PostgresConnection(url: databaseURL)
+    }
+
+    public enum Reservation: Equatable {
+        case reserved
+        /// The district already has a job waiting or running.
+        case alreadyOpen(jobID: String)
+        /// The nightly slot already has a job for this district.
+        case alreadyInSlot
+    }
+
+    /// Records `job` as queued unless its district already has an open job.
+    public func reserve(_ job: SyncJob) throws -> Reservation {
+        try connection.transaction {
+            try connection.execute(
+                """
+                UPDATE sync_jobs SET state = 'abandoned', updated_at = now(), error = 'no progress for too long'
+                WHERE district_clever_id = $1 AND state IN ('queued', 'running', 'retrying')
+                  AND updated_at < now() - make_interval(secs => $2)
+                """, [job.district, staleAfter])
+            if let slot = job.slot {
+                let existing = try connection.query(
+                    "SELECT 1 FROM sync_jobs WHERE district_clever_id = $1 AND slot = $2", [job.district, slot])
+                if !existing.isEmpty { return .alreadyInSlot }
+            }
+            let inserted = try connection.query(
+                """
+                INSERT INTO sync_jobs (job_id, district_clever_id, state, trigger, priority, dry_run, slot, enqueued_at)
+                VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7)
+                ON CONFLICT DO NOTHING
+                RETURNING job_id
+                """,
+                [
+                    job.jobID, job.district, job.trigger.rawValue, job.priority.rawValue, job.dryRun, job.slot,
+                    job.requestedAt,
+                ])
+            if !inserted.isEmpty { return .reserved }
+            let open = try connection.query(
+                """
+                SELECT job_id FROM sync_jobs
+                WHERE district_clever_id = $1 AND state IN ('queued', 'running', 'retrying')
+                """, [job.district])
+            return .alreadyOpen(jobID: try open.first?.string("job_id") ?? "unknown")
+        }
+    }
+
+    /// Forgets a reservation whose message never reached the broker.
+    public func release(jobID: String) throws {
+        try connection.execute("DELETE FROM sync_jobs WHERE job_id = $1 AND state = 'queued'", [jobID])
+    }
+
+    /// Marks a job running on `worker`, creating its row if the job was queued by other means.
+    /// - Returns: the attempt number, counting this one.
+    public func markRunning(_ job: SyncJob, worker: String) throws -> Int {
+        let rows = try connection.query(
+            """
+            INSERT INTO sync_jobs (job_id, district_clever_id, state, trigger, priority, dry_run, slot,
+                                   enqueued_at, attempt, worker, started_at)
+            VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, 1, $8, now())
+            ON CONFLICT (job_id) DO UPDATE SET state = 'running', attempt = sync_jobs.attempt + 1,
+                worker = EXCLUDED.worker, started_at = now(), updated_at = now()
+            RETURNING attempt
+            """,
+            [
+                job.jobID, job.district, job.trigger.rawValue, job.priority.rawValue, job.dryRun, job.slot,
+                job.requestedAt, worker,
+            ])
+        return try rows.first?.int("attempt") ?? 1
+    }
+
+    /// Records how a job ended: `done`, `failed` or `retrying`.
+    public func finish(jobID: String, state: String, runID: String?, outcome: String, error: String?) throws {
+        try connection.execute(
+            """
+            UPDATE sync_jobs SET state = $2, run_id = $3, outcome = $4, error = $5, updated_at = now(),
+                finished_at = CASE WHEN $2 = 'retrying' THEN NULL ELSE now() END
+            WHERE job_id = $1
+            """, [jobID, state, runID, outcome, error])
+    }
+
+    // MARK: Nightly slots
+
+    /// The slots fired or being fired recently, newest first.
+    public func recentSlots(limit: Int = 7) throws -> [(slot: String, state: String)] {
+        try connection.query("SELECT slot, state FROM nightly_slots ORDER BY slot DESC LIMIT $1", [limit]).map {
+            (try $0.string("slot"), try $0.string("state"))
+        }
+    }
+
+    /// Claims `slot` for firing. Returns false when it was fired completely before.
+    public func beginSlot(_ slot: String, coordinator: String) throws -> Bool {
+        try connection.execute(
+            """
+            INSERT INTO nightly_slots (slot, state, coordinator) VALUES ($1, 'firing', $2)
+            ON CONFLICT (slot) DO NOTHING
+            """, [slot, coordinator])
+        let state = try connection.query("SELECT state FROM nightly_slots WHERE slot = $1", [slot]).first
+        return try state?.string("state") == "firing"
+    }
+
+    public func finishSlot(_ slot: String, jobs: Int) throws {
+        try connection.execute(
+            "UPDATE nightly_slots SET state = 'fired', fired_at = now(), jobs = jobs + $2 WHERE slot = $1",
+            [slot, jobs])
+    }
+
+    /// Districts whose nightly sync is due: a district account, connected or disconnected for overage (to
+    /// check again whether it fits), not paused, and past its start date in the schedule's time zone.
+    public func eligibleDistricts(localDate: String) throws -> [String] {
+        try connection.query(
+            """
+            SELECT d.clever_id FROM districts d JOIN accounts a ON a.id = d.account_id
+            WHERE a.kind = 'district'
+              AND d.status IN ('connected', 'disconnected_over_license')
+              AND NOT d.paused
+              AND (d.start_date IS NULL OR d.start_date <= $1::date)
+            ORDER BY d.clever_id
+            """, [localDate]
+        ).map { try $0.string("clever_id") }
+    }
+}
