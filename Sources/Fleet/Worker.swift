@@ -1,6 +1,7 @@
 import AMQPClient
 import Foundation
 import RosterCore
+import RosterStore
 import RosterSupport
 
 /// Takes sync jobs from the queue and runs them, up to `concurrency` at once.
@@ -294,7 +295,7 @@ public final class Worker: @unchecked Sendable {
 
     static func failure(from error: any Error) -> JobFailure {
         if let failure = error as? JobFailure { return failure }
-        let transient = (error as? any TransientError)?.isTransient ?? false
+        let transient = (error as? any TransientReporting)?.isTransient ?? false
         return JobFailure(code: "error", message: String(describing: error), isTransient: transient)
     }
 
@@ -321,7 +322,3 @@ public final class Worker: @unchecked Sendable {
     }
 }
 
-/// An error that says whether trying again later may help.
-public protocol TransientError: Error {
-    var isTransient: Bool { get }
-}
