@@ -118,7 +118,7 @@ public final class DistrictSyncer {
                     """
                     INSERT INTO \(table) SELECT r.* FROM sync_plan_rows s
                     CROSS JOIN LATERAL jsonb_populate_record(NULL::\(table), s.payload) r
-                    WHERE s.run_id = $run AND s.kind = $kind
+                    WHERE s.run_id = $run::bigint AND s.kind = $kind
                     """, ["run": Int(runID), "kind": table])
             }
             try SyncApplier.apply(connection, accountID: district.accountID, runID: runID, fault: nil)
@@ -127,9 +127,9 @@ public final class DistrictSyncer {
                 """
                 UPDATE sync_runs SET outcome = 'completed', decided_at = now(),
                     timings = timings || jsonb_build_object('approve', $seconds::float8)
-                WHERE id = $run
+                WHERE id = $run::bigint
                 """, ["run": Int(runID), "seconds": seconds])
-            try connection.run("DELETE FROM sync_plan_rows WHERE run_id = $run", ["run": Int(runID)])
+            try connection.run("DELETE FROM sync_plan_rows WHERE run_id = $run::bigint", ["run": Int(runID)])
             logger.info("held run approved", metadata: ["district.id": district.cleverID, "run.id": runID])
             return try SyncRunStore(connection: connection).report(runID: runID)
         } catch {
@@ -144,9 +144,9 @@ public final class DistrictSyncer {
         do {
             try connection.transaction {
                 try connection.run(
-                    "UPDATE sync_runs SET outcome = 'discarded', decided_at = now() WHERE id = $run",
+                    "UPDATE sync_runs SET outcome = 'discarded', decided_at = now() WHERE id = $run::bigint",
                     ["run": Int(runID)])
-                try connection.run("DELETE FROM sync_plan_rows WHERE run_id = $run", ["run": Int(runID)])
+                try connection.run("DELETE FROM sync_plan_rows WHERE run_id = $run::bigint", ["run": Int(runID)])
             }
         } catch {
             throw SyncError.wrapping(error)
@@ -187,7 +187,7 @@ public final class DistrictSyncer {
             let row = try connection.run(
                 """
                 INSERT INTO sync_runs (account_id, district_clever_id, job_id, outcome, dry_run)
-                VALUES ($account, $district, $job, 'running', $dry) RETURNING id
+                VALUES ($account::bigint, $district, $job, 'running', $dry) RETURNING id
                 """,
                 ["account": district.accountID, "district": district.cleverID, "job": options.jobID,
                  "dry": options.dryRun])
@@ -203,7 +203,7 @@ public final class DistrictSyncer {
         let sql = """
             UPDATE sync_runs SET outcome = 'failed', error_code = $code, reason = $reason, finished_at = now(),
                 timings = $timings::jsonb
-            WHERE id = $run
+            WHERE id = $run::bigint
             """
         let values: [String: (any PostgresBindable)?] = [
             "code": failure.code.rawValue, "reason": failure.message, "timings": timingsJSON, "run": Int(runID),
@@ -222,7 +222,7 @@ public final class DistrictSyncer {
         do {
             guard
                 let row = try connection.run(
-                    "SELECT district_clever_id, outcome, plan_version FROM sync_runs WHERE id = $run", ["run": id]
+                    "SELECT district_clever_id, outcome, plan_version FROM sync_runs WHERE id = $run::bigint", ["run": id]
                 ).first
             else { throw SyncError(.runNotFound, "no run \(runID)") }
             let outcome = try row.string("outcome")

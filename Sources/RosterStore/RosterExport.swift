@@ -60,7 +60,7 @@ public final class RosterExport {
             "schools",
             """
             SELECT json_build_object('clever_id', clever_id, 'name', name, 'active', deleted_at IS NULL)::text AS item
-            FROM schools WHERE account_id = $account ORDER BY clever_id COLLATE "C", id
+            FROM schools WHERE account_id = $account::bigint ORDER BY clever_id COLLATE "C", id
             """
         ),
         (
@@ -69,7 +69,7 @@ public final class RosterExport {
             SELECT json_build_object('clever_id', c.clever_id, 'school', s.clever_id, 'name', c.name,
                                      'active', c.deleted_at IS NULL)::text AS item
             FROM classrooms c LEFT JOIN schools s ON s.id = c.school_id
-            WHERE c.account_id = $account ORDER BY c.clever_id COLLATE "C", c.id
+            WHERE c.account_id = $account::bigint ORDER BY c.clever_id COLLATE "C", c.id
             """
         ),
         (
@@ -80,7 +80,7 @@ public final class RosterExport {
                                      FROM user_schools us JOIN schools s ON s.id = us.school_id
                                      WHERE us.user_id = u.id AND us.deleted_at IS NULL), '[]'::json),
                 'source', u.source, 'active', u.deleted_at IS NULL)::text AS item
-            FROM users u WHERE u.account_id = $account
+            FROM users u WHERE u.account_id = $account::bigint
             ORDER BY lower(u.username) COLLATE "C", u.clever_id COLLATE "C"
             """
         ),
@@ -90,7 +90,7 @@ public final class RosterExport {
             SELECT json_build_object('classroom', c.clever_id, 'user', u.clever_id, 'role', e.role,
                                      'active', e.deleted_at IS NULL)::text AS item
             FROM enrollments e JOIN classrooms c ON c.id = e.classroom_id JOIN users u ON u.id = e.user_id
-            WHERE e.account_id = $account ORDER BY c.clever_id COLLATE "C", u.clever_id COLLATE "C"
+            WHERE e.account_id = $account::bigint ORDER BY c.clever_id COLLATE "C", u.clever_id COLLATE "C"
             """
         ),
     ]

@@ -36,7 +36,7 @@ final class SyncRun {
 
         let planStarted = Date()
         isFirstSync = try connection.run(
-            "SELECT first_synced_at IS NULL AS first FROM districts WHERE account_id = $account",
+            "SELECT first_synced_at IS NULL AS first FROM districts WHERE account_id = $account::bigint",
             ["account": district.accountID]
         ).first!.bool("first")
         try plan()
@@ -205,7 +205,7 @@ final class SyncRun {
             try connection.run(
                 """
                 UPDATE districts SET status = 'disconnected_over_license', updated_at = now()
-                WHERE account_id = $account AND status <> 'disconnected_over_license'
+                WHERE account_id = $account::bigint AND status <> 'disconnected_over_license'
                 """, ["account": district.accountID])
             return .overLicense
         }
@@ -226,7 +226,7 @@ final class SyncRun {
                 try connection.run(
                     """
                     INSERT INTO sync_plan_rows (run_id, kind, payload)
-                    SELECT $run, $kind, to_jsonb(p) FROM \(table) p WHERE p.action <> 'unchanged'
+                    SELECT $run::bigint, $kind, to_jsonb(p) FROM \(table) p WHERE p.action <> 'unchanged'
                     """, ["run": Int(runID), "kind": table])
             }
         }
@@ -248,7 +248,7 @@ final class SyncRun {
             UPDATE sync_runs SET outcome = $outcome, first_sync = $first, plan_version = $version,
                 counts = $counts::jsonb, timings = $timings::jsonb, findings_by_severity = $severity::jsonb,
                 license_overage = $overage::integer, reason = $reason, finished_at = now()
-            WHERE id = $run
+            WHERE id = $run::bigint
             """,
             [
                 "outcome": outcome.rawValue, "first": isFirstSync, "version": district.rosterVersion,
@@ -283,7 +283,7 @@ enum SyncApplier {
                 """
                 UPDATE districts SET status = 'connected', first_synced_at = coalesce(first_synced_at, now()),
                     updated_at = now()
-                WHERE account_id = $account AND (status <> 'connected' OR first_synced_at IS NULL)
+                WHERE account_id = $account::bigint AND (status <> 'connected' OR first_synced_at IS NULL)
                 """, ["account": accountID])
         }
     }

@@ -57,7 +57,7 @@ public final class SyncRunStore {
     public func show(runID: String) throws -> SyncRunRecord {
         guard let id = Int(runID) else { throw SyncError(.runNotFound, "run ids are numbers; '\(runID)' is not one") }
         do {
-            guard let row = try connection.run(Self.select + " WHERE id = $run", ["run": id]).first else {
+            guard let row = try connection.run(Self.select + " WHERE id = $run::bigint", ["run": id]).first else {
                 throw SyncError(.runNotFound, "no run \(runID)")
             }
             var record = try Self.record(row)
@@ -83,7 +83,7 @@ public final class SyncRunStore {
         let rows = try connection.run(
             """
             SELECT code, severity, object_kind, object_clever_id, message, count FROM sync_findings
-            WHERE run_id = $run ORDER BY id LIMIT $limit::integer
+            WHERE run_id = $run::bigint ORDER BY id LIMIT $limit::integer
             """, ["run": Int(runID), "limit": limit])
         return try rows.map { row in
             Finding(

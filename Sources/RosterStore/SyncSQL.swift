@@ -6,7 +6,7 @@
 /// as UNLOGGED tables do. Autovacuum never analyzes temp tables, so the sync runs `ANALYZE` itself after
 /// loading them.
 ///
-/// Parameters are named (`$account`, `$district`, ...) and bound by `PostgresConnection.run(_:_:)`, which
+/// Parameters are named (`$account::bigint`, `$district`, ...) and bound by `PostgresConnection.run(_:_:)`, which
 /// turns them into positional parameters: values never travel inside the SQL text.
 enum SyncSQL {
     /// Raised for the session before the first temp table: temp tables live in local buffers, and the
@@ -162,7 +162,7 @@ enum SyncSQL {
     static let matchUsers = """
         CREATE TEMP TABLE m_users AS
         SELECT t.*, d.id AS db_id, false AS linked
-        FROM t_users t LEFT JOIN users d ON d.account_id = $account AND d.clever_id = t.clever_id AND d.source <> 'csv'
+        FROM t_users t LEFT JOIN users d ON d.account_id = $account::bigint AND d.clever_id = t.clever_id AND d.source <> 'csv'
         """
 
     /// First sync only (rule 7): native users are linked to the Clever user of the same kind (student to
@@ -174,7 +174,7 @@ enum SyncSQL {
             FROM users d
             JOIN m_users m ON lower(m.wanted) = lower(d.username) AND m.db_id IS NULL
                 AND (m.role = 'student') = (d.role = 'student')
-            WHERE d.account_id = $account AND d.source = 'native' AND d.clever_id IS NULL
+            WHERE d.account_id = $account::bigint AND d.source = 'native' AND d.clever_id IS NULL
             ORDER BY d.id, m.clever_id
         ) l
         WHERE m.clever_id = l.clever_id
@@ -192,7 +192,7 @@ enum SyncSQL {
                      WHEN d.source = 'native' THEN 'an account created in the product'
                      ELSE 'an account Clever no longer shares' END) AS holder
         FROM users d
-        WHERE d.account_id = $account
+        WHERE d.account_id = $account::bigint
             AND NOT EXISTS (SELECT 1 FROM m_users m WHERE m.db_id = d.id)
             AND EXISTS (SELECT 1 FROM m_users m WHERE lower(m.wanted) = lower(d.username))
         GROUP BY 1
@@ -257,7 +257,7 @@ enum SyncSQL {
         INSERT INTO p_users (clever_id, db_id, role, username, action)
         SELECT d.clever_id, d.id, d.role, d.username, 'delete'
         FROM users d
-        WHERE d.account_id = $account AND d.deleted_at IS NULL AND d.source <> 'csv' AND ($first OR d.source = 'clever')
+        WHERE d.account_id = $account::bigint AND d.deleted_at IS NULL AND d.source <> 'csv' AND ($first OR d.source = 'clever')
             AND NOT EXISTS (SELECT 1 FROM m_users m WHERE m.db_id = d.id)
         """,
         "ANALYZE p_users",
@@ -272,12 +272,12 @@ enum SyncSQL {
             SELECT p.clever_id AS user_clever, p.db_id AS user_db, s.school AS school_clever, sc.id AS school_db
             FROM p_users p
             CROSS JOIN LATERAL unnest(p.schools) AS s (school)
-            LEFT JOIN schools sc ON sc.account_id = $account AND sc.clever_id = s.school
+            LEFT JOIN schools sc ON sc.account_id = $account::bigint AND sc.clever_id = s.school
             WHERE p.action <> 'delete'
         ), current AS (
             SELECT us.user_id, us.school_id, us.deleted_at
             FROM user_schools us
-            WHERE us.account_id = $account
+            WHERE us.account_id = $account::bigint
                 AND EXISTS (SELECT 1 FROM p_users p WHERE p.db_id = us.user_id AND p.action <> 'delete')
         )
         SELECT t.user_clever, coalesce(t.user_db, c.user_id), t.school_clever, coalesce(t.school_db, c.school_id),
@@ -304,11 +304,11 @@ enum SyncSQL {
                  WHEN d.name IS DISTINCT FROM t.name THEN 'update'
                  ELSE 'unchanged' END,
             CASE WHEN d.name IS DISTINCT FROM t.name AND d.id IS NOT NULL THEN '{name}'::text[] END
-        FROM t_schools t LEFT JOIN schools d ON d.account_id = $account AND d.clever_id = t.clever_id
+        FROM t_schools t LEFT JOIN schools d ON d.account_id = $account::bigint AND d.clever_id = t.clever_id
         UNION ALL
         SELECT d.clever_id, d.id, d.name, 'delete', NULL
         FROM schools d
-        WHERE d.account_id = $account AND d.deleted_at IS NULL AND ($first OR d.source = 'clever')
+        WHERE d.account_id = $account::bigint AND d.deleted_at IS NULL AND ($first OR d.source = 'clever')
             AND NOT EXISTS (SELECT 1 FROM t_schools t WHERE t.clever_id = d.clever_id)
         """
 
@@ -352,12 +352,12 @@ enum SyncSQL {
                 CASE WHEN d.name IS DISTINCT FROM t.name THEN 'name' END,
                 CASE WHEN ds.clever_id IS DISTINCT FROM t.school THEN 'school' END], NULL) END
         FROM t_classrooms t
-        LEFT JOIN classrooms d ON d.account_id = $account AND d.clever_id = t.clever_id
+        LEFT JOIN classrooms d ON d.account_id = $account::bigint AND d.clever_id = t.clever_id
         LEFT JOIN schools ds ON ds.id = d.school_id
         UNION ALL
         SELECT d.clever_id, d.id, NULL, d.name, 'delete', NULL
         FROM classrooms d
-        WHERE d.account_id = $account AND d.deleted_at IS NULL AND ($approved OR d.source = 'clever')
+        WHERE d.account_id = $account::bigint AND d.deleted_at IS NULL AND ($approved OR d.source = 'clever')
             AND NOT EXISTS (SELECT 1 FROM t_classrooms t WHERE t.clever_id = d.clever_id)
         """,
     ]
@@ -419,7 +419,7 @@ enum SyncSQL {
             FROM enrollments e
             JOIN classrooms c ON c.id = e.classroom_id
             JOIN users u ON u.id = e.user_id
-            WHERE e.account_id = $account
+            WHERE e.account_id = $account::bigint
         )
         SELECT coalesce(t.section, c.section), coalesce(t.user_id, c.user_clever), t.role, c.classroom_id,
             c.user_id,
@@ -456,7 +456,7 @@ enum SyncSQL {
     // MARK: - Apply (one transaction)
 
     static let apply = [
-        "INSERT INTO schools (account_id, clever_id, source, name) SELECT $account, clever_id, 'clever', name "
+        "INSERT INTO schools (account_id, clever_id, source, name) SELECT $account::bigint, clever_id, 'clever', name "
             + "FROM p_schools WHERE action = 'create'",
         """
         UPDATE schools d SET name = p.name, source = 'clever', deleted_at = NULL, updated_at = now()
@@ -468,14 +468,14 @@ enum SyncSQL {
         """,
         """
         INSERT INTO classrooms (account_id, school_id, clever_id, source, name)
-        SELECT $account, s.id, p.clever_id, 'clever', p.name
-        FROM p_classrooms p JOIN schools s ON s.account_id = $account AND s.clever_id = p.school
+        SELECT $account::bigint, s.id, p.clever_id, 'clever', p.name
+        FROM p_classrooms p JOIN schools s ON s.account_id = $account::bigint AND s.clever_id = p.school
         WHERE p.action = 'create'
         """,
         """
         UPDATE classrooms d SET name = p.name, school_id = s.id, source = 'clever', deleted_at = NULL,
             updated_at = now()
-        FROM p_classrooms p JOIN schools s ON s.account_id = $account AND s.clever_id = p.school
+        FROM p_classrooms p JOIN schools s ON s.account_id = $account::bigint AND s.clever_id = p.school
         WHERE d.id = p.db_id AND p.action IN ('update', 'restore')
         """,
         """
@@ -500,15 +500,15 @@ enum SyncSQL {
         """,
         """
         INSERT INTO users (account_id, clever_id, source, role, username, grade, first_name, last_name)
-        SELECT $account, clever_id, 'clever', role, username, grade, first_name, last_name
+        SELECT $account::bigint, clever_id, 'clever', role, username, grade, first_name, last_name
         FROM p_users WHERE action = 'create'
         """,
         """
         INSERT INTO user_schools (user_id, school_id, account_id, source)
-        SELECT u.id, s.id, $account, 'clever'
+        SELECT u.id, s.id, $account::bigint, 'clever'
         FROM p_memberships p
-        JOIN users u ON u.account_id = $account AND u.clever_id = p.user_clever
-        JOIN schools s ON s.account_id = $account AND s.clever_id = p.school_clever
+        JOIN users u ON u.account_id = $account::bigint AND u.clever_id = p.user_clever
+        JOIN schools s ON s.account_id = $account::bigint AND s.clever_id = p.school_clever
         WHERE p.action = 'create'
         """,
         """
@@ -519,10 +519,10 @@ enum SyncSQL {
         """,
         """
         INSERT INTO enrollments (classroom_id, user_id, account_id, role, source)
-        SELECT c.id, u.id, $account, p.role, 'clever'
+        SELECT c.id, u.id, $account::bigint, p.role, 'clever'
         FROM p_enrollments p
-        JOIN classrooms c ON c.account_id = $account AND c.clever_id = p.section
-        JOIN users u ON u.account_id = $account AND u.clever_id = p.user_clever
+        JOIN classrooms c ON c.account_id = $account::bigint AND c.clever_id = p.section
+        JOIN users u ON u.account_id = $account::bigint AND u.clever_id = p.user_clever
         WHERE p.action = 'create'
         """,
         """
@@ -536,25 +536,25 @@ enum SyncSQL {
 
         static let journal = """
         INSERT INTO roster_changes (run_id, account_id, kind, action, clever_id, object_id, fields)
-        SELECT $run, $account, 'school', action, clever_id, db_id, fields FROM p_schools WHERE action <> 'unchanged'
+        SELECT $run::bigint, $account::bigint, 'school', action, clever_id, db_id, fields FROM p_schools WHERE action <> 'unchanged'
         UNION ALL
-        SELECT $run, $account, 'classroom', action, clever_id, db_id, fields FROM p_classrooms WHERE action <> 'unchanged'
+        SELECT $run::bigint, $account::bigint, 'classroom', action, clever_id, db_id, fields FROM p_classrooms WHERE action <> 'unchanged'
         UNION ALL
-        SELECT $run, $account, 'user', action, clever_id, db_id, fields FROM p_users WHERE action <> 'unchanged'
+        SELECT $run::bigint, $account::bigint, 'user', action, clever_id, db_id, fields FROM p_users WHERE action <> 'unchanged'
         """
 
     /// `$cap` findings per code at most. Stores findings most severe first, then by code and object.
     static let storeFindings = [
         """
         INSERT INTO sync_findings (run_id, code, severity, object_kind, object_clever_id, message)
-        SELECT $run, code, severity, object_kind, object_id, message
+        SELECT $run::bigint, code, severity, object_kind, object_id, message
         FROM (SELECT f.*, row_number() OVER (PARTITION BY code ORDER BY seq) AS rn FROM f) x
         WHERE rn <= $cap::int
         ORDER BY CASE severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, code, seq
         """,
         """
         INSERT INTO sync_findings (run_id, code, severity, object_kind, object_clever_id, message, count)
-        SELECT $run, code, min(severity), NULL, NULL,
+        SELECT $run::bigint, code, min(severity), NULL, NULL,
             count(*) || ' findings of this code in all; only the first ' || $cap::int || ' are stored', count(*)
         FROM f GROUP BY code HAVING count(*) > $cap::int
         """,
