@@ -1,0 +1,562 @@
+/// The SQL of one district's sync: staging tables, the plan, the findings and the apply.
+///
+/// Staging and plan tables are TEMP tables, chosen over per-run UNLOGGED tables because they belong to
+/// the run's own connection: concurrent runs of different districts cannot see or clash with each other,
+/// nothing needs cleaning up after a crash (they vanish with the connection), and they skip the WAL just
+/// as UNLOGGED tables do. Autovacuum never analyzes temp tables, so the sync runs `ANALYZE` itself after
+/// loading them.
+///
+/// Parameters are named (`$account::bigint`, `$district`, ...) and bound by `PostgresConnection.run(_:_:)`, which
+/// turns them into positional parameters: values never travel inside the SQL text.
+enum SyncSQL {
+    /// Raised for the session before the first temp table: temp tables live in local buffers, and the
+    /// default 8 MB would spill a large district's staging to disk.
+    static let sessionSettings = [
+        "SET temp_buffers = '256MB'",
+        "SET work_mem = '64MB'",
+    ]
+
+    static let stagingTables = [
+        "CREATE TEMP TABLE stg_districts (clever_id text NOT NULL)",
+        "CREATE TEMP TABLE stg_schools (seq bigint NOT NULL, clever_id text NOT NULL, district text, name text)",
+        """
+        CREATE TEMP TABLE stg_sections (
+            seq bigint NOT NULL, clever_id text NOT NULL, district text, school text, name text)
+        """,
+        "CREATE TEMP TABLE stg_members (section text NOT NULL, user_id text NOT NULL, role text NOT NULL)",
+        """
+        CREATE TEMP TABLE stg_users (
+            seq bigint NOT NULL, clever_id text NOT NULL, district text, role text, rank integer,
+            username text, username_origin text, grade text, schools text[], first_name text, last_name text)
+        """,
+        """
+        CREATE TEMP TABLE f (
+            seq bigserial, code text NOT NULL, severity text NOT NULL, object_kind text, object_id text,
+            message text NOT NULL)
+        """,
+    ]
+
+    /// The plan: the changed (and, for counting, unchanged) rows of every kind. Also what a held run keeps,
+    /// so its shape must be the same when `runs approve` rebuilds it from JSON.
+    static let planTables = [
+        "CREATE TEMP TABLE p_schools (clever_id text, db_id bigint, name text, action text NOT NULL, fields text[])",
+        """
+        CREATE TEMP TABLE p_classrooms (
+            clever_id text, db_id bigint, school text, name text, action text NOT NULL, fields text[])
+        """,
+        """
+        CREATE TEMP TABLE p_users (
+            clever_id text, db_id bigint, role text, username text, grade text, first_name text, last_name text,
+            schools text[], linked boolean NOT NULL DEFAULT false, action text NOT NULL, fields text[])
+        """,
+        """
+        CREATE TEMP TABLE p_memberships (
+            user_clever text, user_db bigint, school_clever text, school_db bigint, action text NOT NULL)
+        """,
+        """
+        CREATE TEMP TABLE p_enrollments (
+            section text, user_clever text, role text, classroom_id bigint, user_db bigint, action text NOT NULL)
+        """,
+    ]
+
+    static let planTableNames = ["p_schools", "p_classrooms", "p_users", "p_memberships", "p_enrollments"]
+
+    static let analyzeStaging = ["ANALYZE stg_schools", "ANALYZE stg_sections", "ANALYZE stg_members", "ANALYZE stg_users"]
+
+    /// `$approved`: approved school ids, or NULL for all.
+    static let schools = [
+        """
+        CREATE TEMP TABLE c_schools AS
+        SELECT DISTINCT ON (clever_id) clever_id, district, name FROM stg_schools ORDER BY clever_id, seq
+        """,
+        """
+        INSERT INTO f (code, severity, object_kind, object_id, message)
+        SELECT 'record.other_district', 'error', 'school', clever_id,
+            'Clever sent a school of another district (' || district || '); it was left out'
+        FROM c_schools WHERE coalesce(district, $district) <> $district ORDER BY clever_id
+        """,
+        """
+        CREATE TEMP TABLE t_schools AS
+        SELECT clever_id, coalesce(nullif(name, ''), clever_id) AS name FROM c_schools
+        WHERE coalesce(district, $district) = $district AND ($approved::text[] IS NULL OR clever_id = ANY ($approved::text[]))
+        """,
+        """
+        INSERT INTO f (code, severity, object_kind, object_id, message)
+        SELECT 'school.not_approved', 'info', 'school', clever_id,
+            'school is shared by Clever but not approved for this district; its classrooms and the users who '
+            || 'belong only to it are not rostered'
+        FROM c_schools
+        WHERE coalesce(district, $district) = $district AND $approved::text[] IS NOT NULL AND NOT clever_id = ANY ($approved::text[])
+        ORDER BY clever_id
+        """,
+        """
+        INSERT INTO f (code, severity, object_kind, object_id, message)
+        SELECT 'school.not_shared', 'warning', 'school', s,
+            'school is approved for this district but Clever does not share it; ask the district to share it'
+        FROM unnest($approved::text[]) AS s
+        WHERE NOT EXISTS (SELECT 1 FROM c_schools c WHERE c.clever_id = s AND coalesce(c.district, $district) = $district)
+        ORDER BY s
+        """,
+    ]
+
+    /// `$grades`: allowed grades, or NULL for all.
+    static let users = [
+        """
+        CREATE TEMP TABLE c_users AS
+        SELECT DISTINCT ON (clever_id) * FROM stg_users ORDER BY clever_id, rank DESC NULLS LAST, seq
+        """,
+        "ANALYZE c_users",
+        """
+        INSERT INTO f (code, severity, object_kind, object_id, message)
+        SELECT 'record.other_district', 'error', 'user', clever_id,
+            'Clever sent a user of another district (' || district || '); the user was left out'
+        FROM c_users WHERE coalesce(district, $district) <> $district ORDER BY clever_id
+        """,
+        """
+        INSERT INTO f (code, severity, object_kind, object_id, message)
+        SELECT CASE WHEN u.schools[1] IS NULL THEN 'student.no_school'
+                    WHEN s.clever_id IS NULL THEN 'student.school_not_approved'
+                    ELSE 'student.grade_not_allowed' END,
+            CASE WHEN u.schools[1] IS NULL THEN 'warning' ELSE 'info' END,
+            'user', u.clever_id,
+            CASE WHEN u.schools[1] IS NULL THEN 'student has no school in Clever; not rostered'
+                 WHEN s.clever_id IS NULL THEN 'student''s school ' || u.schools[1]
+                    || ' is not an approved, shared school; not rostered'
+                 ELSE 'student''s grade (' || coalesce(u.grade, 'none') || ') is not among the district''s '
+                    || 'grades; not rostered' END
+        FROM c_users u LEFT JOIN t_schools s ON s.clever_id = u.schools[1]
+        WHERE u.role = 'student' AND coalesce(u.district, $district) = $district
+            AND (s.clever_id IS NULL OR NOT ($grades::text[] IS NULL OR u.grade = ANY ($grades::text[])))
+        ORDER BY u.clever_id
+        """,
+        """
+        CREATE TEMP TABLE t_users AS
+        SELECT u.clever_id, u.role, u.username AS wanted, u.username_origin, u.grade, u.first_name, u.last_name,
+            ARRAY[u.schools[1]] AS schools
+        FROM c_users u JOIN t_schools s ON s.clever_id = u.schools[1]
+        WHERE u.role = 'student' AND coalesce(u.district, $district) = $district
+            AND ($grades::text[] IS NULL OR u.grade = ANY ($grades::text[]))
+        """,
+        """
+        CREATE TEMP TABLE t_staff AS
+        SELECT u.*, ARRAY(SELECT x FROM unnest(u.schools) AS x WHERE x IN (SELECT clever_id FROM t_schools)
+                          ORDER BY x) AS approved
+        FROM c_users u
+        WHERE u.role IN ('teacher', 'school_admin', 'district_admin') AND coalesce(u.district, $district) = $district
+        """,
+        """
+        INSERT INTO f (code, severity, object_kind, object_id, message)
+        SELECT 'staff.no_approved_school', 'info', 'user', clever_id,
+            replace(role, '_', ' ') || ' belongs to no approved, shared school; not rostered'
+        FROM t_staff WHERE role <> 'district_admin' AND approved = '{}' ORDER BY clever_id
+        """,
+        """
+        INSERT INTO t_users
+        SELECT clever_id, role, username, username_origin, NULL, first_name, last_name, approved
+        FROM t_staff WHERE role = 'district_admin' OR approved <> '{}'
+        """,
+        "ANALYZE t_users",
+    ]
+
+    /// Matches the district's existing users: by Clever id, never a CSV row (rule 11).
+    static let matchUsers = """
+        CREATE TEMP TABLE m_users AS
+        SELECT t.*, d.id AS db_id, false AS linked
+        FROM t_users t LEFT JOIN users d ON d.account_id = $account::bigint AND d.clever_id = t.clever_id AND d.source <> 'csv'
+        """
+
+    /// First sync only (rule 7): native users are linked to the Clever user of the same kind (student to
+    /// student, staff to staff) who wants their username, ignoring case; the smallest Clever id wins a tie.
+    static let linkNativeUsers = """
+        UPDATE m_users m SET db_id = l.id, linked = true
+        FROM (
+            SELECT DISTINCT ON (d.id) d.id, m.clever_id
+            FROM users d
+            JOIN m_users m ON lower(m.wanted) = lower(d.username) AND m.db_id IS NULL
+                AND (m.role = 'student') = (d.role = 'student')
+            WHERE d.account_id = $account::bigint AND d.source = 'native' AND d.clever_id IS NULL
+            ORDER BY d.id, m.clever_id
+        ) l
+        WHERE m.clever_id = l.clever_id
+        """
+
+    /// Rule 6, set-based: a name held by an account outside this sync's matched users (CSV, native,
+    /// soft deleted, or no longer shared) stays with it; otherwise the user who holds it keeps it, then the
+    /// smallest Clever id. Everyone else gets their Clever id.
+    static let usernames = [
+        """
+        CREATE TEMP TABLE held_names AS
+        SELECT lower(d.username) AS key,
+            min(CASE WHEN d.source = 'csv' THEN 'an account added by CSV'
+                     WHEN d.deleted_at IS NOT NULL THEN 'a soft-deleted account'
+                     WHEN d.source = 'native' THEN 'an account created in the product'
+                     ELSE 'an account Clever no longer shares' END) AS holder
+        FROM users d
+        WHERE d.account_id = $account::bigint
+            AND NOT EXISTS (SELECT 1 FROM m_users m WHERE m.db_id = d.id)
+            AND EXISTS (SELECT 1 FROM m_users m WHERE lower(m.wanted) = lower(d.username))
+        GROUP BY 1
+        """,
+        """
+        CREATE TEMP TABLE n_users AS
+        SELECT m.*, d.username AS db_username, h.holder,
+            row_number() OVER w AS rank_in_name,
+            first_value(m.clever_id) OVER w AS winner,
+            first_value(d.id IS NOT NULL AND lower(d.username) = lower(m.wanted)) OVER w AS winner_holds
+        FROM m_users m
+        LEFT JOIN users d ON d.id = m.db_id
+        LEFT JOIN held_names h ON h.key = lower(m.wanted)
+        WINDOW w AS (PARTITION BY lower(m.wanted)
+                     ORDER BY (d.id IS NOT NULL AND lower(d.username) = lower(m.wanted)) DESC, m.clever_id)
+        """,
+        """
+        INSERT INTO f (code, severity, object_kind, object_id, message)
+        SELECT 'username.empty', 'warning', 'user', clever_id,
+            'district_username is missing or empty in Clever; the Clever id is the username'
+        FROM n_users WHERE username_origin = 'missing' ORDER BY clever_id
+        """,
+        """
+        INSERT INTO f (code, severity, object_kind, object_id, message)
+        SELECT 'username.conflict', 'warning', 'user', clever_id,
+            CASE WHEN holder IS NOT NULL THEN 'district_username is already held by ' || holder
+                 ELSE 'district_username is also wanted by user ' || winner || ', which keeps it ('
+                    || CASE WHEN winner_holds THEN 'it already holds it' ELSE 'smallest Clever id' END || ')' END
+            || '; this user gets its Clever id as username'
+        FROM n_users WHERE holder IS NOT NULL OR rank_in_name > 1 ORDER BY clever_id
+        """,
+    ]
+
+    /// `$first`: true on the district's first sync, when all its unmatched rows are soft deleted, not only
+    /// those that came from Clever.
+    static let planUsers = [
+        """
+        INSERT INTO p_users (clever_id, db_id, role, username, grade, first_name, last_name, schools, linked,
+                             action, fields)
+        SELECT n.clever_id, n.db_id, n.role, x.username, n.grade, n.first_name, n.last_name, n.schools, n.linked,
+            CASE WHEN n.db_id IS NULL THEN 'create'
+                 WHEN d.deleted_at IS NOT NULL THEN 'restore'
+                 WHEN n.linked OR (d.role, d.username, d.grade, d.first_name, d.last_name)
+                     IS DISTINCT FROM (n.role, x.username, n.grade, n.first_name, n.last_name) THEN 'update'
+                 ELSE 'unchanged' END,
+            CASE WHEN d.id IS NOT NULL THEN array_remove(ARRAY[
+                CASE WHEN n.linked THEN 'clever_id' END,
+                CASE WHEN d.role IS DISTINCT FROM n.role THEN 'role' END,
+                CASE WHEN d.username IS DISTINCT FROM x.username THEN 'username' END,
+                CASE WHEN d.grade IS DISTINCT FROM n.grade THEN 'grade' END,
+                CASE WHEN (d.first_name, d.last_name) IS DISTINCT FROM (n.first_name, n.last_name) THEN 'name' END
+            ], NULL) END
+        FROM n_users n
+        LEFT JOIN users d ON d.id = n.db_id
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN n.holder IS NULL AND n.rank_in_name = 1
+                        THEN CASE WHEN n.linked THEN n.db_username ELSE n.wanted END
+                        ELSE n.clever_id END AS username
+        ) x
+        """,
+        """
+        INSERT INTO p_users (clever_id, db_id, role, username, action)
+        SELECT d.clever_id, d.id, d.role, d.username, 'delete'
+        FROM users d
+        WHERE d.account_id = $account::bigint AND d.deleted_at IS NULL AND d.source <> 'csv' AND ($first OR d.source = 'clever')
+            AND NOT EXISTS (SELECT 1 FROM m_users m WHERE m.db_id = d.id)
+        """,
+        "ANALYZE p_users",
+    ]
+
+    /// Memberships of the users this sync keeps; those of soft-deleted users stay as they were, so a user
+    /// who comes back finds them again.
+    static let planMemberships = [
+        """
+        INSERT INTO p_memberships (user_clever, user_db, school_clever, school_db, action)
+        WITH target AS (
+            SELECT p.clever_id AS user_clever, p.db_id AS user_db, s.school AS school_clever, sc.id AS school_db
+            FROM p_users p
+            CROSS JOIN LATERAL unnest(p.schools) AS s (school)
+            LEFT JOIN schools sc ON sc.account_id = $account::bigint AND sc.clever_id = s.school
+            WHERE p.action <> 'delete'
+        ), current AS (
+            SELECT us.user_id, us.school_id, us.deleted_at
+            FROM user_schools us
+            WHERE us.account_id = $account::bigint
+                AND EXISTS (SELECT 1 FROM p_users p WHERE p.db_id = us.user_id AND p.action <> 'delete')
+        )
+        SELECT t.user_clever, coalesce(t.user_db, c.user_id), t.school_clever, coalesce(t.school_db, c.school_id),
+            CASE WHEN c.user_id IS NULL THEN 'create'
+                 WHEN t.user_clever IS NULL THEN 'delete'
+                 WHEN c.deleted_at IS NOT NULL THEN 'restore'
+                 ELSE 'unchanged' END
+        FROM target t FULL JOIN current c ON c.user_id = t.user_db AND c.school_id = t.school_db
+        WHERE NOT (t.user_clever IS NULL AND c.deleted_at IS NOT NULL)
+        """,
+        """
+        UPDATE p_users SET fields = coalesce(fields, '{}') || '{schools}'::text[],
+            action = CASE WHEN action = 'unchanged' THEN 'update' ELSE action END
+        WHERE action IN ('unchanged', 'update')
+            AND db_id IN (SELECT user_db FROM p_memberships WHERE action <> 'unchanged')
+        """,
+    ]
+
+    static let planSchools = """
+        INSERT INTO p_schools (clever_id, db_id, name, action, fields)
+        SELECT t.clever_id, d.id, t.name,
+            CASE WHEN d.id IS NULL THEN 'create'
+                 WHEN d.deleted_at IS NOT NULL THEN 'restore'
+                 WHEN d.name IS DISTINCT FROM t.name THEN 'update'
+                 ELSE 'unchanged' END,
+            CASE WHEN d.name IS DISTINCT FROM t.name AND d.id IS NOT NULL THEN '{name}'::text[] END
+        FROM t_schools t LEFT JOIN schools d ON d.account_id = $account::bigint AND d.clever_id = t.clever_id
+        UNION ALL
+        SELECT d.clever_id, d.id, d.name, 'delete', NULL
+        FROM schools d
+        WHERE d.account_id = $account::bigint AND d.deleted_at IS NULL AND ($first OR d.source = 'clever')
+            AND NOT EXISTS (SELECT 1 FROM t_schools t WHERE t.clever_id = d.clever_id)
+        """
+
+    static let classrooms = [
+        """
+        CREATE TEMP TABLE c_sections AS
+        SELECT DISTINCT ON (clever_id) clever_id, district, school, name FROM stg_sections ORDER BY clever_id, seq
+        """,
+        """
+        INSERT INTO f (code, severity, object_kind, object_id, message)
+        SELECT 'record.other_district', 'error', 'classroom', clever_id,
+            'Clever sent a section of another district (' || district || '); it was left out'
+        FROM c_sections WHERE coalesce(district, $district) <> $district ORDER BY clever_id
+        """,
+        """
+        INSERT INTO f (code, severity, object_kind, object_id, message)
+        SELECT 'section.unknown_school', 'error', 'classroom', s.clever_id,
+            CASE WHEN s.school IS NULL THEN 'section names no school; it was left out'
+                 ELSE 'section points at school ' || s.school || ', which Clever did not share; it was left out'
+            END
+        FROM c_sections s
+        WHERE coalesce(s.district, $district) = $district
+            AND NOT EXISTS (SELECT 1 FROM c_schools c WHERE c.clever_id = s.school AND coalesce(c.district, $district) = $district)
+        ORDER BY s.clever_id
+        """,
+        """
+        CREATE TEMP TABLE t_classrooms AS
+        SELECT s.clever_id, s.school, coalesce(nullif(s.name, ''), s.clever_id) AS name
+        FROM c_sections s JOIN t_schools t ON t.clever_id = s.school
+        WHERE coalesce(s.district, $district) = $district
+        """,
+        "ANALYZE t_classrooms",
+        """
+        INSERT INTO p_classrooms (clever_id, db_id, school, name, action, fields)
+        SELECT t.clever_id, d.id, t.school, t.name,
+            CASE WHEN d.id IS NULL THEN 'create'
+                 WHEN d.deleted_at IS NOT NULL THEN 'restore'
+                 WHEN (d.name, ds.clever_id) IS DISTINCT FROM (t.name, t.school) THEN 'update'
+                 ELSE 'unchanged' END,
+            CASE WHEN d.id IS NOT NULL THEN array_remove(ARRAY[
+                CASE WHEN d.name IS DISTINCT FROM t.name THEN 'name' END,
+                CASE WHEN ds.clever_id IS DISTINCT FROM t.school THEN 'school' END], NULL) END
+        FROM t_classrooms t
+        LEFT JOIN classrooms d ON d.account_id = $account::bigint AND d.clever_id = t.clever_id
+        LEFT JOIN schools ds ON ds.id = d.school_id
+        UNION ALL
+        SELECT d.clever_id, d.id, NULL, d.name, 'delete', NULL
+        FROM classrooms d
+        WHERE d.account_id = $account::bigint AND d.deleted_at IS NULL AND ($approved OR d.source = 'clever')
+            AND NOT EXISTS (SELECT 1 FROM t_classrooms t WHERE t.clever_id = d.clever_id)
+        """,
+    ]
+
+    /// Rules 3, 4 and 14 for enrollments. A member qualifies as a student only in a classroom of the
+    /// student's own school, and as a teacher only when rostered as a non-student, so each (classroom,
+    /// user) pair qualifies at most once and needs no further dedupe.
+    static let enrollments = [
+        """
+        CREATE TEMP TABLE c_members AS
+        SELECT DISTINCT m.section, m.user_id, m.role, c.school
+        FROM stg_members m JOIN t_classrooms c ON c.clever_id = m.section
+        """,
+        "ANALYZE c_members",
+        """
+        CREATE TEMP TABLE k_users AS
+        SELECT clever_id, role, schools[1] AS school FROM p_users WHERE action <> 'delete'
+        """,
+        "ANALYZE k_users",
+        """
+        INSERT INTO f (code, severity, object_kind, object_id, message)
+        SELECT CASE WHEN u.clever_id IS NULL THEN 'enrollment.unknown_user'
+                    WHEN m.role = 'student' AND k.role = 'student' THEN 'student.cross_school_enrollment_dropped'
+                    ELSE 'enrollment.role_mismatch' END,
+            CASE WHEN u.clever_id IS NULL THEN 'error'
+                 WHEN m.role = 'student' AND k.role = 'student' THEN 'info'
+                 ELSE 'warning' END,
+            'user', m.user_id,
+            CASE WHEN u.clever_id IS NULL
+                    THEN 'classroom ' || m.section || ' lists a user Clever did not share; enrollment left out'
+                 WHEN m.role = 'student' AND k.role = 'student'
+                    THEN 'enrollment in classroom ' || m.section || ' of school ' || m.school
+                        || ' dropped: the student belongs to school ' || k.school
+                 WHEN m.role = 'student'
+                    THEN 'classroom ' || m.section || ' lists this staff member as a student; not enrolled as one'
+                 ELSE 'classroom ' || m.section || ' lists this student as a teacher; not enrolled as one' END
+        FROM c_members m
+        LEFT JOIN c_users u ON u.clever_id = m.user_id
+        LEFT JOIN k_users k ON k.clever_id = m.user_id
+        WHERE u.clever_id IS NULL
+            OR (m.role = 'student' AND k.role = 'student' AND k.school <> m.school)
+            OR (m.role = 'student' AND k.role <> 'student')
+            OR (m.role = 'teacher' AND k.role = 'student')
+        ORDER BY m.user_id, m.section
+        """,
+        """
+        CREATE TEMP TABLE t_enrollments AS
+        SELECT m.section, m.user_id, CASE WHEN k.role = 'student' THEN 'student' ELSE 'teacher' END AS role
+        FROM c_members m JOIN k_users k ON k.clever_id = m.user_id
+        WHERE (m.role = 'student' AND k.role = 'student' AND k.school = m.school)
+            OR (m.role = 'teacher' AND k.role <> 'student')
+        """,
+        "ANALYZE t_enrollments",
+        """
+        INSERT INTO p_enrollments (section, user_clever, role, classroom_id, user_db, action)
+        WITH current AS (
+            SELECT e.classroom_id, e.user_id, e.role, e.deleted_at, e.source, c.clever_id AS section,
+                u.clever_id AS user_clever
+            FROM enrollments e
+            JOIN classrooms c ON c.id = e.classroom_id
+            JOIN users u ON u.id = e.user_id
+            WHERE e.account_id = $account::bigint
+        )
+        SELECT coalesce(t.section, c.section), coalesce(t.user_id, c.user_clever), t.role, c.classroom_id,
+            c.user_id,
+            CASE WHEN c.classroom_id IS NULL THEN 'create'
+                 WHEN t.section IS NULL THEN 'delete'
+                 WHEN c.deleted_at IS NOT NULL THEN 'restore'
+                 WHEN c.role <> t.role THEN 'update'
+                 ELSE 'unchanged' END
+        FROM t_enrollments t FULL JOIN current c ON c.section = t.section AND c.user_clever = t.user_id
+        WHERE NOT (t.section IS NULL AND (c.deleted_at IS NOT NULL OR NOT ($first OR c.source = 'clever')))
+        """,
+    ]
+
+    /// Rows per kind and action, students and staff told apart by role.
+    static let counts = """
+        SELECT 'schools' AS kind, action, count(*) AS n FROM p_schools GROUP BY action
+        UNION ALL SELECT 'classrooms', action, count(*) FROM p_classrooms GROUP BY action
+        UNION ALL SELECT CASE WHEN role = 'student' THEN 'students' ELSE 'staff' END, action, count(*)
+            FROM p_users GROUP BY 1, 2
+        UNION ALL SELECT 'enrollments', action, count(*) FROM p_enrollments GROUP BY action
+        """
+
+    /// Schools whose rostered students number fewer than `$minimum` (rule 10).
+    static let smallSchools = """
+        SELECT s.clever_id, count(u.clever_id) AS students
+        FROM t_schools s LEFT JOIN k_users u ON u.role = 'student' AND u.school = s.clever_id
+        GROUP BY s.clever_id HAVING count(u.clever_id) < $minimum::int ORDER BY s.clever_id
+        """
+
+    static let addFinding = """
+        INSERT INTO f (code, severity, object_kind, object_id, message) VALUES ($1, $2, $3, $4, $5)
+        """
+
+    // MARK: - Apply (one transaction)
+
+    static let apply = [
+        "INSERT INTO schools (account_id, clever_id, source, name) SELECT $account::bigint, clever_id, 'clever', name "
+            + "FROM p_schools WHERE action = 'create'",
+        """
+        UPDATE schools d SET name = p.name, source = 'clever', deleted_at = NULL, updated_at = now()
+        FROM p_schools p WHERE d.id = p.db_id AND p.action IN ('update', 'restore')
+        """,
+        """
+        UPDATE schools d SET deleted_at = now(), updated_at = now()
+        FROM p_schools p WHERE d.id = p.db_id AND p.action = 'delete'
+        """,
+        """
+        INSERT INTO classrooms (account_id, school_id, clever_id, source, name)
+        SELECT $account::bigint, s.id, p.clever_id, 'clever', p.name
+        FROM p_classrooms p JOIN schools s ON s.account_id = $account::bigint AND s.clever_id = p.school
+        WHERE p.action = 'create'
+        """,
+        """
+        UPDATE classrooms d SET name = p.name, school_id = s.id, source = 'clever', deleted_at = NULL,
+            updated_at = now()
+        FROM p_classrooms p JOIN schools s ON s.account_id = $account::bigint AND s.clever_id = p.school
+        WHERE d.id = p.db_id AND p.action IN ('update', 'restore')
+        """,
+        """
+        UPDATE classrooms d SET deleted_at = now(), updated_at = now()
+        FROM p_classrooms p WHERE d.id = p.db_id AND p.action = 'delete'
+        """,
+        """
+        UPDATE users d SET deleted_at = now(), updated_at = now()
+        FROM p_users p WHERE d.id = p.db_id AND p.action = 'delete'
+        """,
+        // Two steps for renamed users: two users may swap names, and the unique index is checked row by
+        // row, so every changing name is first parked on a value no real username can take.
+        """
+        UPDATE users d SET username = chr(1) || d.id::text
+        FROM p_users p WHERE d.id = p.db_id AND p.action IN ('update', 'restore') AND d.username <> p.username
+        """,
+        """
+        UPDATE users d SET clever_id = p.clever_id, source = 'clever', role = p.role, username = p.username,
+            grade = p.grade, first_name = p.first_name, last_name = p.last_name, deleted_at = NULL,
+            updated_at = now()
+        FROM p_users p WHERE d.id = p.db_id AND p.action IN ('update', 'restore')
+        """,
+        """
+        INSERT INTO users (account_id, clever_id, source, role, username, grade, first_name, last_name)
+        SELECT $account::bigint, clever_id, 'clever', role, username, grade, first_name, last_name
+        FROM p_users WHERE action = 'create'
+        """,
+        """
+        INSERT INTO user_schools (user_id, school_id, account_id, source)
+        SELECT u.id, s.id, $account::bigint, 'clever'
+        FROM p_memberships p
+        JOIN users u ON u.account_id = $account::bigint AND u.clever_id = p.user_clever
+        JOIN schools s ON s.account_id = $account::bigint AND s.clever_id = p.school_clever
+        WHERE p.action = 'create'
+        """,
+        """
+        UPDATE user_schools d
+        SET deleted_at = CASE WHEN p.action = 'delete' THEN now() END, updated_at = now()
+        FROM p_memberships p
+        WHERE d.user_id = p.user_db AND d.school_id = p.school_db AND p.action IN ('restore', 'delete')
+        """,
+        """
+        INSERT INTO enrollments (classroom_id, user_id, account_id, role, source)
+        SELECT c.id, u.id, $account::bigint, p.role, 'clever'
+        FROM p_enrollments p
+        JOIN classrooms c ON c.account_id = $account::bigint AND c.clever_id = p.section
+        JOIN users u ON u.account_id = $account::bigint AND u.clever_id = p.user_clever
+        WHERE p.action = 'create'
+        """,
+        """
+        UPDATE enrollments d
+        SET role = coalesce(p.role, d.role), deleted_at = CASE WHEN p.action = 'delete' THEN now() END,
+            updated_at = now()
+        FROM p_enrollments p
+        WHERE d.classroom_id = p.classroom_id AND d.user_id = p.user_db AND p.action IN ('update', 'restore', 'delete')
+        """,
+    ]
+
+        static let journal = """
+        INSERT INTO roster_changes (run_id, account_id, kind, action, clever_id, object_id, fields)
+        SELECT $run::bigint, $account::bigint, 'school', action, clever_id, db_id, fields FROM p_schools WHERE action <> 'unchanged'
+        UNION ALL
+        SELECT $run::bigint, $account::bigint, 'classroom', action, clever_id, db_id, fields FROM p_classrooms WHERE action <> 'unchanged'
+        UNION ALL
+        SELECT $run::bigint, $account::bigint, 'user', action, clever_id, db_id, fields FROM p_users WHERE action <> 'unchanged'
+        """
+
+    /// `$cap` findings per code at most. Stores findings most severe first, then by code and object.
+    static let storeFindings = [
+        """
+        INSERT INTO sync_findings (run_id, code, severity, object_kind, object_clever_id, message)
+        SELECT $run::bigint, code, severity, object_kind, object_id, message
+        FROM (SELECT f.*, row_number() OVER (PARTITION BY code ORDER BY seq) AS rn FROM f) x
+        WHERE rn <= $cap::int
+        ORDER BY CASE severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, code, seq
+        """,
+        """
+        INSERT INTO sync_findings (run_id, code, severity, object_kind, object_clever_id, message, count)
+        SELECT $run::bigint, code, min(severity), NULL, NULL,
+            count(*) || ' findings of this code in all; only the first ' || $cap::int || ' are stored', count(*)
+        FROM f GROUP BY code HAVING count(*) > $cap::int
+        """,
+    ]
+}
