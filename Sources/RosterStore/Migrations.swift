@@ -22,6 +22,7 @@ enum Migrations {
         Step(version: 1, name: "accounts, districts and the roster", sql: roster),
         Step(version: 2, name: "sync runs, findings, held plans and the change journal", sql: runs),
         Step(version: 3, name: "roster version triggers", sql: versionTriggers),
+        Step(version: 100, name: "fleet jobs and nightly slots", sql: fleet),
     ]
 
     static let roster = """

@@ -124,7 +124,7 @@ enum FleetCommands {
                 } else {
                     print(Monitor.tableRow(event))
                 }
-                fflush(stdout)
+                fflush(nil)
                 seen += 1
                 if let count, seen >= count { break }
             }

@@ -1,4 +1,5 @@
-/// The fleet's tables, applied by `rostersync migrate` as a step of the store's migrations.
+/// The fleet's tables: jobs and nightly slots. They live here so that one `rostersync migrate` sets up
+/// the whole database.
 ///
 /// - `sync_jobs`: one row per job put on the queue. At most one open job (queued, running or waiting
 ///   for a retry) per district, enforced by a partial unique index, so neither the nightly window nor an
@@ -6,8 +7,8 @@
 /// - `nightly_slots`: the nightly firings. A slot is inserted `firing` before its jobs are queued and
 ///   marked `fired` after, so a coordinator that dies part-way resumes the same slot instead of skipping
 ///   or doubling it.
-public enum FleetSchema {
-    public static let sql = """
+extension Migrations {
+    static let fleet = """
         CREATE TABLE sync_jobs (
             job_id text PRIMARY KEY,
             district_clever_id text NOT NULL,
