@@ -201,6 +201,18 @@ class NextDay(unittest.TestCase):
             expected |= {s["id"] for s in sections if set(s["students"]) & joined}
             self.assertEqual(touched, expected)
 
+            events = read_collection(day2, "events")
+            kinds = collections.Counter(e["type"] for e in events)
+            self.assertEqual(kinds["users.created"], 10)
+            self.assertEqual({e["data"]["object"]["id"] for e in events if e["type"] == "users.created"}, joined)
+            deleted = {e["data"]["object"]["id"] for e in events if e["type"] == "users.deleted"}
+            self.assertEqual(deleted & before, left)
+            updated_students = {e["data"]["object"]["id"] for e in events if e["type"] == "users.updated"} & before
+            self.assertEqual(updated_students, set(changed))
+            self.assertEqual({e["data"]["object"]["id"] for e in events if e["type"] == "sections.updated"}, touched)
+            self.assertTrue(all(e["previous_attributes"] for e in events if e["type"].endswith(".updated")))
+            self.assertEqual([e["id"] for e in events], sorted(e["id"] for e in events))
+
 
 if __name__ == "__main__":
     unittest.main()
