@@ -39,7 +39,9 @@ let package = Package(
         .testTarget(name: "RosterCoreTests", dependencies: ["RosterCore", "RosterTestSupport"]),
         .testTarget(name: "CleverClientTests", dependencies: ["CleverClient", "RosterTestSupport"]),
         .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterTestSupport"]),
-        .testTarget(name: "FleetTests", dependencies: ["Fleet", "RosterStore", "RosterTestSupport"]),
+        .testTarget(
+            name: "FleetTests", dependencies: ["Fleet", "RosterStore", "AMQPClient", "PostgresClient", "RosterTestSupport"]
+        ),
         .testTarget(name: "EndToEndTests", dependencies: ["RosterTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -71,3 +71,57 @@ public final class TestDatabase {
         _ = try? admin.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
     }
 }
+
+extension TestEnvironment {
+    /// Runs `scripts/services ARGUMENTS` (such as `rabbitmqctl stop_app`) and returns its output.
+    @discardableResult
+    public static func services(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = repositoryRoot.appendingPathComponent("scripts/services")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Missing(description: "scripts/services \(arguments.joined(separator: " ")) failed: \(output)")
+        }
+        return output
+    }
+
+    /// Writes a district of `students` students with `scripts/generate-district` into a new temporary folder.
+    public static func generateDistrict(students: Int, seed: Int, extra: [String] = []) throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "district-\(seed)-\(UUID().uuidString.prefix(6))")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments =
+            [
+                "python3", repositoryRoot.appendingPathComponent("scripts/generate-district").path, "--students",
+                String(students), "--seed", String(seed), "--out", folder.path,
+            ] + extra
+        process.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Missing(description: "scripts/generate-district failed: \(message)")
+        }
+        return folder
+    }
+
+    /// The Clever id of the district in a dataset folder (its districts.json).
+    public static func districtID(of dataset: URL) throws -> String {
+        let data = try Data(contentsOf: dataset.appendingPathComponent("districts.json"))
+        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        let first = (object?["data"] as? [[String: Any]])?.first?["data"] as? [String: Any]
+        guard let id = first?["id"] as? String else {
+            throw Missing(description: "\(dataset.lastPathComponent)/districts.json names no district")
+        }
+        return id
+    }
+}
