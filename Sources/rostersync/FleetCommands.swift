@@ -182,7 +182,9 @@ enum FleetCommands {
                 "no district account is connected to Clever district \(district); only district accounts sync "
                     + "from Clever (add one with rostersync district add)")
         }
-        if settings.paused { throw UsageError("district \(district) is paused; resume it with district set --paused off") }
+        if settings.paused {
+            throw UsageError("district \(district) is paused; resume it with district set --paused off")
+        }
         if settings.status == .pending || settings.status == .disconnectedRevoked {
             throw UsageError("district \(district) is \(settings.status.rawValue) and cannot sync")
         }
