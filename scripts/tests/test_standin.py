@@ -424,6 +424,23 @@ class ManyDistricts(unittest.TestCase):
             finally:
                 standin.stop()
 
+    def testEventsComeFromEventsJsonOrAreEmpty(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as scratch:
+            day1, day2 = os.path.join(scratch, "day1"), os.path.join(scratch, "day2")
+            generate(day1, "--students", "400", "--seed", "12")
+            generate(day2, "--changes-from", day1, "--seed", "2", "--change-rate", "0.05")
+            standin = Standin([demo_folder(), day2], "--rate-limit", "100000")
+            try:
+                events, _ = standin.page_all("/v3.0/events", "gen-12-400", 3)
+                self.assertEqual(events, read_collection(day2, "events"))
+                self.assertGreater(len(events), 20)
+                one = standin.request(f"/v3.0/events/{events[0]['id']}", "gen-12-400").json()["data"]
+                self.assertEqual(one, events[0])
+                self.assertEqual(standin.request("/v3.0/events", DEMO_TOKEN).json()["data"], [])
+            finally:
+                standin.stop()
+
 
 if __name__ == "__main__":
     unittest.main()
