@@ -357,7 +357,7 @@ enum SyncSQL {
         UNION ALL
         SELECT d.clever_id, d.id, NULL, d.name, 'delete', NULL
         FROM classrooms d
-        WHERE d.account_id = $account::bigint AND d.deleted_at IS NULL AND ($approved OR d.source = 'clever')
+        WHERE d.account_id = $account::bigint AND d.deleted_at IS NULL AND ($first OR d.source = 'clever')
             AND NOT EXISTS (SELECT 1 FROM t_classrooms t WHERE t.clever_id = d.clever_id)
         """,
     ]
