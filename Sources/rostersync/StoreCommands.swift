@@ -14,7 +14,9 @@ enum StoreCommands {
             let url = try databaseURL(&arguments)
             try arguments.finish()
             let applied = try RosterStore.migrate(url: url, logger: logger)
-            print(applied.isEmpty ? "schema is current" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
+            print(
+                applied.isEmpty
+                    ? "schema is current" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
             return 0
         },
         Command(
@@ -181,7 +183,9 @@ enum StoreCommands {
                 throw UsageError("--licenses takes a whole number or none")
             }
         }
-        if let date = arguments.string("start-date") { change.startDate = .some(date.lowercased() == "none" ? nil : date) }
+        if let date = arguments.string("start-date") {
+            change.startDate = .some(date.lowercased() == "none" ? nil : date)
+        }
         change.cleverSSO = try arguments.onOff("clever-sso")
         change.paused = try arguments.onOff("paused")
         change.guardDeletePct = try arguments.double("guard-delete-pct")
@@ -205,18 +209,22 @@ enum StoreCommands {
     }
 
     static func printReport(_ report: SyncReport) {
-        print("run \(report.runID)  district \(report.districtCleverID)  \(report.outcome.rawValue)"
-            + String(format: "  %.2fs", report.durationSeconds))
+        print(
+            "run \(report.runID)  district \(report.districtCleverID)  \(report.outcome.rawValue)"
+                + String(format: "  %.2fs", report.durationSeconds))
         if let reason = report.reason { print("reason: \(reason)") }
         printCounts(report.counts, timings: report.timings)
-        let severities = FindingSeverity.allCases.map { "\($0.rawValue) \(report.findingsBySeverity[$0.rawValue] ?? 0)" }
+        let severities = FindingSeverity.allCases.map {
+            "\($0.rawValue) \(report.findingsBySeverity[$0.rawValue] ?? 0)"
+        }
         print("findings: " + severities.joined(separator: ", "))
         for finding in report.firstFindings { printFinding(finding) }
     }
 
     static func printRecord(_ record: SyncRunRecord) {
-        print("run \(record.runID)  district \(record.districtCleverID)  \(record.outcome.rawValue)"
-            + (record.dryRun ? " (dry run)" : "") + (record.firstSync ? " (first sync)" : ""))
+        print(
+            "run \(record.runID)  district \(record.districtCleverID)  \(record.outcome.rawValue)"
+                + (record.dryRun ? " (dry run)" : "") + (record.firstSync ? " (first sync)" : ""))
         print("started \(iso(record.startedAt))" + (record.finishedAt.map { "  finished \(iso($0))" } ?? ""))
         if let code = record.errorCode { print("error: \(code)") }
         if let reason = record.reason { print("reason: \(reason)") }
@@ -231,8 +239,9 @@ enum StoreCommands {
         for kind in RosterKind.allCases {
             guard let count = counts[kind.rawValue] else { continue }
             let cells = [count.created, count.updated, count.unchanged, count.softDeleted, count.restored]
-            print(kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
-                + cells.map { String($0).leftPadded(9) }.joined(separator: " "))
+            print(
+                kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
+                    + cells.map { String($0).leftPadded(9) }.joined(separator: " "))
         }
         let phases = SyncPhase.allCases.compactMap { phase in
             timings[phase.rawValue].map { String(format: "%@ %.2fs", phase.rawValue, $0) }

@@ -26,8 +26,10 @@ final class RosterRulesTests: StoreTestCase {
         XCTAssertEqual(activeEnrollments(roster), ["c1 st1 student", "c1 t1 teacher"])
         XCTAssertEqual(
             try codes(report),
-            ["school.not_approved s3", "school.not_shared s9", "staff.no_approved_school t3",
-             "student.school_not_approved st3"])
+            [
+                "school.not_approved s3", "school.not_shared s9", "staff.no_approved_school t3",
+                "student.school_not_approved st3",
+            ])
     }
 
     func testAStudentStaysAStudentOtherwiseTheHighestRoleWinsAndContactsAreNotRostered() throws {
@@ -81,8 +83,10 @@ final class RosterRulesTests: StoreTestCase {
         XCTAssertEqual(activeEnrollments(roster), ["c1 st2 student", "c2 st1 student"])
         XCTAssertEqual(
             try codes(report),
-            ["student.cross_school_enrollment_dropped st1", "student.cross_school_enrollment_dropped st2",
-             "student.grade_not_allowed st3", "student.no_school st4"])
+            [
+                "student.cross_school_enrollment_dropped st1", "student.cross_school_enrollment_dropped st2",
+                "student.grade_not_allowed st3", "student.no_school st4",
+            ])
     }
 
     func testStaffBelongToEveryApprovedSchoolOfTheirRolesAndAdminsWhoTeachAreEnrolled() throws {
@@ -103,8 +107,10 @@ final class RosterRulesTests: StoreTestCase {
         let roster = try export()
         XCTAssertEqual(
             activeUsers(roster),
-            ["a1 school_admin s1,s2", "a2 school_admin s2", "d1 district_admin ", "t.t1 teacher s1",
-             "user.st1 student s1"])
+            [
+                "a1 school_admin s1,s2", "a2 school_admin s2", "d1 district_admin ", "t.t1 teacher s1",
+                "user.st1 student s1",
+            ])
         XCTAssertEqual(
             activeEnrollments(roster),
             ["c1 a2 teacher", "c1 d1 teacher", "c1 st1 student", "c1 t1 teacher", "c2 a2 teacher", "c2 t1 teacher"])
@@ -117,7 +123,8 @@ final class RosterRulesTests: StoreTestCase {
         let source = MemorySource(
             schools: [Make.school("s1")],
             users: [
-                Make.student("st1", school: "s1", username: "  Alice.B\t"), Make.student("st2", school: "s1", username: ""),
+                Make.student("st1", school: "s1", username: "  Alice.B\t"),
+                Make.student("st2", school: "s1", username: ""),
                 noCredentials, Make.teacher("t1", schools: ["s1"], username: "   "),
                 Make.schoolAdmin("a1", schools: ["s1"]),
             ])
@@ -137,7 +144,8 @@ final class RosterRulesTests: StoreTestCase {
         var source = MemorySource(
             schools: [Make.school("s1")],
             users: [
-                Make.student("st1", school: "s1", username: "BOSS"), Make.student("st2", school: "s1", username: "Gone"),
+                Make.student("st1", school: "s1", username: "BOSS"),
+                Make.student("st2", school: "s1", username: "Gone"),
                 Make.student("st4", school: "s1", username: "PAT"), Make.student("st3", school: "s1", username: "pat"),
                 Make.student("st5", school: "s1", username: "sam"),
             ])
@@ -191,7 +199,8 @@ final class RosterRulesTests: StoreTestCase {
             schools: [Make.school("s1")],
             sections: [Make.section("c1", school: "s1", students: ["st1"], teachers: ["t1"])],
             users: [
-                Make.student("st1", school: "s1", username: "KID1"), Make.teacher("t1", schools: ["s1"], username: "mst"),
+                Make.student("st1", school: "s1", username: "KID1"),
+                Make.teacher("t1", schools: ["s1"], username: "mst"),
                 Make.student("st2", school: "s1", username: "samename"),
             ])
         let report = try sync(source)
@@ -215,10 +224,13 @@ final class RosterRulesTests: StoreTestCase {
         // Rule 11: the CSV admin is not touched by this or any later sync.
         let csvVersion = try connection.query("SELECT xmin::text AS v FROM users WHERE username = 'csvadmin'")
             .first!.string("v")
-        _ = try sync(MemorySource(schools: [Make.school("s1")], users: [Make.student("st1", school: "s1", username: "kid1")]))
+        _ = try sync(
+            MemorySource(schools: [Make.school("s1")], users: [Make.student("st1", school: "s1", username: "kid1")]))
         XCTAssertEqual(
-            try connection.query("SELECT xmin::text AS v, deleted_at IS NULL AS active FROM users WHERE username = 'csvadmin'")
-                .first!.string("v"), csvVersion)
+            try connection.query(
+                "SELECT xmin::text AS v, deleted_at IS NULL AS active FROM users WHERE username = 'csvadmin'"
+            )
+            .first!.string("v"), csvVersion)
     }
 
     func testASchoolWithFewerActiveStudentsThanTheMinimumIsWarnedAbout() throws {
@@ -240,8 +252,9 @@ final class RosterRulesTests: StoreTestCase {
             MemorySource(schools: [Make.school("s1")], users: users),
             options: SyncOptions(findingsCapPerCode: 2, minimumStudentsPerSchool: 0))
         let found = try findings(report)
-        XCTAssertEqual(found.map { "\($0.code) \($0.objectID ?? "-") \($0.count)" },
-                       ["username.empty st1 1", "username.empty st2 1", "username.empty - 5"])
+        XCTAssertEqual(
+            found.map { "\($0.code) \($0.objectID ?? "-") \($0.count)" },
+            ["username.empty st1 1", "username.empty st2 1", "username.empty - 5"])
         XCTAssertEqual(found[2].message, "5 findings of this code in all; only the first 2 are stored")
         XCTAssertEqual(report.findingsBySeverity, ["warning": 5])
     }

@@ -145,9 +145,11 @@ final class SyncLifecycleTests: StoreTestCase {
         // The sections still list everyone, so each of those enrollments is reported too.
         XCTAssertEqual(
             try codes(held),
-            ["enrollment.unknown_user st1", "enrollment.unknown_user st2", "enrollment.unknown_user st3",
-             "enrollment.unknown_user st4", "enrollment.unknown_user t1", "enrollment.unknown_user t1",
-             "guard.empty_source -"])
+            [
+                "enrollment.unknown_user st1", "enrollment.unknown_user st2", "enrollment.unknown_user st3",
+                "enrollment.unknown_user st4", "enrollment.unknown_user t1", "enrollment.unknown_user t1",
+                "guard.empty_source -",
+            ])
         XCTAssertEqual(
             try findings(held).first { $0.code == "guard.empty_source" }?.message,
             "Clever answered with no users while the district has 5 active; held for review")
@@ -247,8 +249,10 @@ final class SyncLifecycleTests: StoreTestCase {
         let report = try sync(mixed)
         XCTAssertEqual(
             try codes(report),
-            ["enrollment.unknown_user ghost", "record.other_district x1", "record.other_district y1",
-             "record.other_district z1", "section.unknown_school c9"])
+            [
+                "enrollment.unknown_user ghost", "record.other_district x1", "record.other_district y1",
+                "record.other_district z1", "section.unknown_school c9",
+            ])
         XCTAssertEqual(report.findingsBySeverity, ["error": 5])
         XCTAssertEqual(try export("d2"), otherBefore)
         XCTAssertEqual(try rowVersions().filter { otherVersions.contains($0) }.count, otherVersions.count)
