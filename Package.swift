@@ -30,7 +30,7 @@ let package = Package(
 
         .target(
             name: "RosterTestSupport",
-            dependencies: ["PostgresClient", "RosterSupport"],
+            dependencies: ["PostgresClient", "HTTPClient", "RosterSupport"],
             path: "Tests/RosterTestSupport"
         ),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "RosterTestSupport"]),
