@@ -56,7 +56,7 @@ enum StoreCommands {
             return 0
         },
         Command(
-            path: ["sync"], usage: "sync --district CLEVER_ID [--dry-run] [--dataset DIR] [--json]",
+            path: ["sync"], usage: "sync --district CLEVER_ID [--dry-run] [--dataset DIR] [--json] [Clever options]",
             summary: "Sync one district now, in this process", booleanFlags: ["dry-run", "json"]
         ) { arguments, logger in
             let url = try databaseURL(&arguments)
@@ -64,8 +64,10 @@ enum StoreCommands {
             let options = SyncOptions(dryRun: arguments.flag("dry-run"))
             let dataset = arguments.string("dataset")
             let json = arguments.flag("json")
+            let configuration = try CleverConfiguration.read(&arguments)
             try arguments.finish()
-            let source = try makeSource(district: district, dataset: dataset, logger: logger)
+            let source = try makeSource(
+                district: district, dataset: dataset, configuration: configuration, logger: logger)
             let report = try DistrictSyncer(databaseURL: url, logger: logger).sync(
                 districtCleverID: district, source: source, options: options)
             json ? printJSON(report) : printReport(report)
@@ -139,16 +141,25 @@ enum StoreCommands {
         },
     ]
 
-    /// Where `sync` reads the district from without `--dataset`.
-    ///
-    /// TODO: build the live `CleverFetcher` here (token from Clever's token list) once it lands in
-    /// CleverClient; until then a sync needs `--dataset`.
-    static func makeLiveSource(district: String, logger: Logger) throws -> any CleverDistrictSource {
-        throw UsageError("syncing from the live Clever API is not wired yet; pass --dataset DIR")
+    /// Where `sync` reads the district from without `--dataset`: the live API through `CleverFetcher`, with
+    /// the district's token looked up in Clever's list of district tokens (OAuth credentials from the
+    /// environment, as `clever districts` reads them).
+    static func makeLiveSource(district: String, configuration: CleverConfiguration, logger: Logger) throws
+        -> any CleverDistrictSource
+    {
+        let tokens = try CleverOAuth(configuration: configuration, logger: logger).listDistrictTokens()
+        guard let token = tokens.first(where: { $0.districtID == district }) else {
+            throw UsageError("Clever lists no token for district \(district); it has not authorized the app")
+        }
+        return CleverFetcher(token: token.token, configuration: configuration, logger: logger)
     }
 
-    static func makeSource(district: String, dataset: String?, logger: Logger) throws -> any CleverDistrictSource {
-        guard let dataset else { return try makeLiveSource(district: district, logger: logger) }
+    static func makeSource(
+        district: String, dataset: String?, configuration: CleverConfiguration, logger: Logger
+    ) throws -> any CleverDistrictSource {
+        guard let dataset else {
+            return try makeLiveSource(district: district, configuration: configuration, logger: logger)
+        }
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dataset, isDirectory: &isFolder), isFolder.boolValue else {
             throw UsageError("--dataset \(dataset) is not a folder")
