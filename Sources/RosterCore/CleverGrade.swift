@@ -58,7 +58,9 @@ public enum GradeSelection: Sendable, Equatable {
             guard !part.isEmpty else { continue }
             grades.formUnion(try parsePart(part))
         }
-        guard !grades.isEmpty else { throw ParseError(description: "--grades needs all, a list or a range such as K-5") }
+        guard !grades.isEmpty else {
+            throw ParseError(description: "--grades needs all, a list or a range such as K-5")
+        }
         return .only(grades)
     }
 
@@ -105,10 +107,10 @@ public enum SchoolSelection: Sendable, Equatable {
         return .only(ids.sorted())
     }
 
-    /// The ids, or nil for all; how the store keeps the setting.
+    /// The ids sorted without repeats, or nil for all; how the store keeps the setting.
     public var ids: [String]? {
         guard case .only(let ids) = self else { return nil }
-        return ids
+        return Set(ids).sorted()
     }
 }
 

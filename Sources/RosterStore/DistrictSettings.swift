@@ -183,7 +183,8 @@ public final class DistrictDirectory {
     public func setStatus(cleverID: String, _ status: DistrictStatus) throws {
         do {
             let changed = try connection.execute(
-                "UPDATE districts SET status = $2, updated_at = now() WHERE clever_id = $1", [cleverID, status.rawValue])
+                "UPDATE districts SET status = $2, updated_at = now() WHERE clever_id = $1",
+                [cleverID, status.rawValue])
             if changed == 0 { throw SyncError(.districtNotFound, "no district with Clever id \(cleverID) is set up") }
         } catch {
             throw SyncError.wrapping(error)
@@ -198,7 +199,9 @@ public final class DistrictDirectory {
             assignments.append("\(column) = $\(values.count)\(cast)")
         }
         if let name = change.name { set("name", name) }
-        if let schools = change.schools { set("approved_schools", schools.ids.map(PostgresTextArray.init), cast: "::text[]") }
+        if let schools = change.schools {
+            set("approved_schools", schools.ids.map(PostgresTextArray.init), cast: "::text[]")
+        }
         if let grades = change.grades {
             set("allowed_grades", grades.sortedGrades.map(PostgresTextArray.init), cast: "::text[]")
         }

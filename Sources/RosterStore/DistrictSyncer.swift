@@ -189,8 +189,10 @@ public final class DistrictSyncer {
                 INSERT INTO sync_runs (account_id, district_clever_id, job_id, outcome, dry_run)
                 VALUES ($account::bigint, $district, $job, 'running', $dry) RETURNING id
                 """,
-                ["account": district.accountID, "district": district.cleverID, "job": options.jobID,
-                 "dry": options.dryRun])
+                [
+                    "account": district.accountID, "district": district.cleverID, "job": options.jobID,
+                    "dry": options.dryRun,
+                ])
             return try row.first!.string("id")
         } catch {
             throw SyncError.wrapping(error)
@@ -198,7 +200,9 @@ public final class DistrictSyncer {
     }
 
     /// Records the failure on the run, through a fresh connection when the run's own one broke.
-    private func recordFailure(runID: String, _ failure: SyncError, connection: PostgresConnection, timings: [String: Double]) {
+    private func recordFailure(
+        runID: String, _ failure: SyncError, connection: PostgresConnection, timings: [String: Double]
+    ) {
         let timingsJSON = (try? String(decoding: JSONEncoder().encode(timings), as: UTF8.self)) ?? "{}"
         let sql = """
             UPDATE sync_runs SET outcome = 'failed', error_code = $code, reason = $reason, finished_at = now(),
@@ -222,7 +226,8 @@ public final class DistrictSyncer {
         do {
             guard
                 let row = try connection.run(
-                    "SELECT district_clever_id, outcome, plan_version FROM sync_runs WHERE id = $run::bigint", ["run": id]
+                    "SELECT district_clever_id, outcome, plan_version FROM sync_runs WHERE id = $run::bigint",
+                    ["run": id]
                 ).first
             else { throw SyncError(.runNotFound, "no run \(runID)") }
             let outcome = try row.string("outcome")

@@ -14,8 +14,9 @@ final class SyncRun {
     private(set) var timings: [String: Double] = [:]
     private let started = Date()
 
-    init(connection: PostgresConnection, district: DistrictSettings, runID: String, options: SyncOptions, logger: Logger)
-    {
+    init(
+        connection: PostgresConnection, district: DistrictSettings, runID: String, options: SyncOptions, logger: Logger
+    ) {
         self.connection = connection
         self.district = district
         self.runID = runID
@@ -46,8 +47,11 @@ final class SyncRun {
         ).first!
         try checkMinimum()
         try checkLicense(counts)
-        let guarded = isFirstSync ? false : try checkGuards(
-            counts, stagedUsers: try stagedCounts.int("users"), stagedSchools: try stagedCounts.int("schools"))
+        let guarded =
+            isFirstSync
+            ? false
+            : try checkGuards(
+                counts, stagedUsers: try stagedCounts.int("users"), stagedSchools: try stagedCounts.int("schools"))
         timings[SyncPhase.plan.rawValue] = Date().timeIntervalSince(planStarted)
         try options.faultInjection?(.planned)
 
@@ -90,7 +94,8 @@ final class SyncRun {
     private var values: [String: (any PostgresBindable)?] {
         [
             "account": district.accountID, "district": district.cleverID, "first": isFirstSync,
-            "approved": district.schools.map(PostgresTextArray.init), "grades": district.grades.map(PostgresTextArray.init),
+            "approved": district.schools.map(PostgresTextArray.init),
+            "grades": district.grades.map(PostgresTextArray.init),
         ]
     }
 

@@ -61,7 +61,9 @@ enum SyncSQL {
 
     static let planTableNames = ["p_schools", "p_classrooms", "p_users", "p_memberships", "p_enrollments"]
 
-    static let analyzeStaging = ["ANALYZE stg_schools", "ANALYZE stg_sections", "ANALYZE stg_members", "ANALYZE stg_users"]
+    static let analyzeStaging = [
+        "ANALYZE stg_schools", "ANALYZE stg_sections", "ANALYZE stg_members", "ANALYZE stg_users",
+    ]
 
     /// `$approved`: approved school ids, or NULL for all.
     static let schools = [
@@ -357,7 +359,7 @@ enum SyncSQL {
         UNION ALL
         SELECT d.clever_id, d.id, NULL, d.name, 'delete', NULL
         FROM classrooms d
-        WHERE d.account_id = $account::bigint AND d.deleted_at IS NULL AND ($approved OR d.source = 'clever')
+        WHERE d.account_id = $account::bigint AND d.deleted_at IS NULL AND ($first OR d.source = 'clever')
             AND NOT EXISTS (SELECT 1 FROM t_classrooms t WHERE t.clever_id = d.clever_id)
         """,
     ]
@@ -534,7 +536,7 @@ enum SyncSQL {
         """,
     ]
 
-        static let journal = """
+    static let journal = """
         INSERT INTO roster_changes (run_id, account_id, kind, action, clever_id, object_id, fields)
         SELECT $run::bigint, $account::bigint, 'school', action, clever_id, db_id, fields FROM p_schools WHERE action <> 'unchanged'
         UNION ALL

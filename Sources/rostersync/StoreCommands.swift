@@ -14,7 +14,9 @@ enum StoreCommands {
             let url = try databaseURL(&arguments)
             try arguments.finish()
             let applied = try RosterStore.migrate(url: url, logger: logger)
-            print(applied.isEmpty ? "schema is current" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
+            print(
+                applied.isEmpty
+                    ? "schema is current" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
             return 0
         },
         Command(
@@ -54,7 +56,7 @@ enum StoreCommands {
             return 0
         },
         Command(
-            path: ["sync"], usage: "sync --district CLEVER_ID [--dry-run] [--dataset DIR] [--json]",
+            path: ["sync"], usage: "sync --district CLEVER_ID [--dry-run] [--dataset DIR] [--json] [Clever options]",
             summary: "Sync one district now, in this process", booleanFlags: ["dry-run", "json"]
         ) { arguments, logger in
             let url = try databaseURL(&arguments)
@@ -62,8 +64,10 @@ enum StoreCommands {
             let options = SyncOptions(dryRun: arguments.flag("dry-run"))
             let dataset = arguments.string("dataset")
             let json = arguments.flag("json")
+            let configuration = try CleverConfiguration.read(&arguments)
             try arguments.finish()
-            let source = try makeSource(district: district, dataset: dataset, logger: logger)
+            let source = try makeSource(
+                district: district, dataset: dataset, configuration: configuration, logger: logger)
             let report = try DistrictSyncer(databaseURL: url, logger: logger).sync(
                 districtCleverID: district, source: source, options: options)
             json ? printJSON(report) : printReport(report)
@@ -137,16 +141,25 @@ enum StoreCommands {
         },
     ]
 
-    /// Where `sync` reads the district from without `--dataset`.
-    ///
-    /// TODO: build the live `CleverFetcher` here (token from Clever's token list) once it lands in
-    /// CleverClient; until then a sync needs `--dataset`.
-    static func makeLiveSource(district: String, logger: Logger) throws -> any CleverDistrictSource {
-        throw UsageError("syncing from the live Clever API is not wired yet; pass --dataset DIR")
+    /// Where `sync` reads the district from without `--dataset`: the live API through `CleverFetcher`, with
+    /// the district's token looked up in Clever's list of district tokens (OAuth credentials from the
+    /// environment, as `clever districts` reads them).
+    static func makeLiveSource(district: String, configuration: CleverConfiguration, logger: Logger) throws
+        -> any CleverDistrictSource
+    {
+        let tokens = try CleverOAuth(configuration: configuration, logger: logger).listDistrictTokens()
+        guard let token = tokens.first(where: { $0.districtID == district }) else {
+            throw UsageError("Clever lists no token for district \(district); it has not authorized the app")
+        }
+        return CleverFetcher(token: token.token, configuration: configuration, logger: logger)
     }
 
-    static func makeSource(district: String, dataset: String?, logger: Logger) throws -> any CleverDistrictSource {
-        guard let dataset else { return try makeLiveSource(district: district, logger: logger) }
+    static func makeSource(
+        district: String, dataset: String?, configuration: CleverConfiguration, logger: Logger
+    ) throws -> any CleverDistrictSource {
+        guard let dataset else {
+            return try makeLiveSource(district: district, configuration: configuration, logger: logger)
+        }
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dataset, isDirectory: &isFolder), isFolder.boolValue else {
             throw UsageError("--dataset \(dataset) is not a folder")
@@ -181,7 +194,9 @@ enum StoreCommands {
                 throw UsageError("--licenses takes a whole number or none")
             }
         }
-        if let date = arguments.string("start-date") { change.startDate = .some(date.lowercased() == "none" ? nil : date) }
+        if let date = arguments.string("start-date") {
+            change.startDate = .some(date.lowercased() == "none" ? nil : date)
+        }
         change.cleverSSO = try arguments.onOff("clever-sso")
         change.paused = try arguments.onOff("paused")
         change.guardDeletePct = try arguments.double("guard-delete-pct")
@@ -205,18 +220,22 @@ enum StoreCommands {
     }
 
     static func printReport(_ report: SyncReport) {
-        print("run \(report.runID)  district \(report.districtCleverID)  \(report.outcome.rawValue)"
-            + String(format: "  %.2fs", report.durationSeconds))
+        print(
+            "run \(report.runID)  district \(report.districtCleverID)  \(report.outcome.rawValue)"
+                + String(format: "  %.2fs", report.durationSeconds))
         if let reason = report.reason { print("reason: \(reason)") }
         printCounts(report.counts, timings: report.timings)
-        let severities = FindingSeverity.allCases.map { "\($0.rawValue) \(report.findingsBySeverity[$0.rawValue] ?? 0)" }
+        let severities = FindingSeverity.allCases.map {
+            "\($0.rawValue) \(report.findingsBySeverity[$0.rawValue] ?? 0)"
+        }
         print("findings: " + severities.joined(separator: ", "))
         for finding in report.firstFindings { printFinding(finding) }
     }
 
     static func printRecord(_ record: SyncRunRecord) {
-        print("run \(record.runID)  district \(record.districtCleverID)  \(record.outcome.rawValue)"
-            + (record.dryRun ? " (dry run)" : "") + (record.firstSync ? " (first sync)" : ""))
+        print(
+            "run \(record.runID)  district \(record.districtCleverID)  \(record.outcome.rawValue)"
+                + (record.dryRun ? " (dry run)" : "") + (record.firstSync ? " (first sync)" : ""))
         print("started \(iso(record.startedAt))" + (record.finishedAt.map { "  finished \(iso($0))" } ?? ""))
         if let code = record.errorCode { print("error: \(code)") }
         if let reason = record.reason { print("reason: \(reason)") }
@@ -231,8 +250,9 @@ enum StoreCommands {
         for kind in RosterKind.allCases {
             guard let count = counts[kind.rawValue] else { continue }
             let cells = [count.created, count.updated, count.unchanged, count.softDeleted, count.restored]
-            print(kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
-                + cells.map { String($0).leftPadded(9) }.joined(separator: " "))
+            print(
+                kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
+                    + cells.map { String($0).leftPadded(9) }.joined(separator: " "))
         }
         let phases = SyncPhase.allCases.compactMap { phase in
             timings[phase.rawValue].map { String(format: "%@ %.2fs", phase.rawValue, $0) }

@@ -56,11 +56,15 @@ final class DemoDistrictTests: StoreTestCase {
         XCTAssertEqual(conflicts.count, 3)
         XCTAssertEqual(
             Set(conflicts.compactMap(\.objectID)),
-            Set(conflicts.compactMap(\.objectID).filter { id in students.contains { $0.clever_id == id && $0.username == id } }))
+            Set(
+                conflicts.compactMap(\.objectID).filter { id in
+                    students.contains { $0.clever_id == id && $0.username == id }
+                }))
         let empty = found.filter { $0.code == "username.empty" }
         XCTAssertEqual(empty.count, 4, "two students and two teachers have an empty district_username")
-        XCTAssertEqual(found.filter { $0.code == "staff.no_approved_school" }.map(\.objectID),
-                       ["603ebb2ab452fb006c7639c0", "603ebb2ab452fb006c7639c3"])
+        XCTAssertEqual(
+            found.filter { $0.code == "staff.no_approved_school" }.map(\.objectID),
+            ["603ebb2ab452fb006c7639c0", "603ebb2ab452fb006c7639c3"])
         XCTAssertEqual(found.filter { $0.code == "student.cross_school_enrollment_dropped" }.count, 506)
         XCTAssertEqual(report.findingsBySeverity["error"], nil)
     }

@@ -160,12 +160,43 @@ class StoreTestCase: XCTestCase {
         try directory.add(cleverID: id, name: "District \(id)", settings)
     }
 
-    func sync(_ source: any CleverDistrictSource, district: String = Make.district, options: SyncOptions = .init())
-        throws -> SyncReport
-    {
-        var options = options
-        options.minimumStudentsPerSchool = options.minimumStudentsPerSchool == 100 ? 0 : options.minimumStudentsPerSchool
-        return try syncer.sync(districtCleverID: district, source: source, options: options)
+    /// Syncs with the school minimum off, so small hand-made districts are not all warned about.
+    func sync(
+        _ source: any CleverDistrictSource, district: String = Make.district,
+        options: SyncOptions = SyncOptions(minimumStudentsPerSchool: 0)
+    ) throws -> SyncReport {
+        try syncer.sync(districtCleverID: district, source: source, options: options)
+    }
+
+    /// Inserts a user the way the product's sign-up or a CSV import would, outside any sync.
+    @discardableResult
+    func insertUser(
+        _ username: String, role: String, source: String, cleverID: String? = nil, deleted: Bool = false,
+        district: String = Make.district
+    ) throws -> Int {
+        let connection = try database.connect()
+        return try connection.query(
+            """
+            INSERT INTO users (account_id, clever_id, source, role, username, deleted_at)
+            SELECT account_id, $2, $3, $4, $5, CASE WHEN $6 THEN now() END FROM districts WHERE clever_id = $1
+            RETURNING id
+            """, [district, cleverID, source, role, username, deleted]
+        ).first!.int("id")
+    }
+
+    func userID(_ cleverID: String) throws -> Int {
+        try database.connect().query("SELECT id FROM users WHERE clever_id = $1", [cleverID]).first!.int("id")
+    }
+
+    /// Every user as `clever_id|username|role|schools|source|active`, in export order.
+    func allUsers(_ roster: ExportedRoster) -> [String] {
+        roster.users.map {
+            "\($0.clever_id ?? "-")|\($0.username)|\($0.role)|\($0.schools.joined(separator: ","))|\($0.source)|\($0.active)"
+        }
+    }
+
+    func allEnrollments(_ roster: ExportedRoster) -> [String] {
+        roster.enrollments.map { "\($0.classroom ?? "-") \($0.user ?? "-") \($0.role) \($0.active)" }
     }
 
     func export(_ district: String = Make.district) throws -> ExportedRoster {
