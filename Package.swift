@@ -40,7 +40,8 @@ let package = Package(
         .testTarget(name: "CleverClientTests", dependencies: ["CleverClient", "RosterTestSupport"]),
         .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterTestSupport"]),
         .testTarget(
-            name: "FleetTests", dependencies: ["Fleet", "RosterStore", "AMQPClient", "PostgresClient", "RosterTestSupport"]
+            name: "FleetTests",
+            dependencies: ["Fleet", "RosterStore", "AMQPClient", "PostgresClient", "RosterTestSupport"]
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["RosterTestSupport"]),
     ],

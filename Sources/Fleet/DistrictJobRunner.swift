@@ -37,7 +37,8 @@ public struct DistrictJobRunner: JobRunner {
         let syncer = DistrictSyncer(databaseURL: databaseURL, logger: logger)
         do {
             let report = try syncer.sync(
-                districtCleverID: job.district, source: source, options: SyncOptions(dryRun: job.dryRun, jobID: job.jobID))
+                districtCleverID: job.district, source: source,
+                options: SyncOptions(dryRun: job.dryRun, jobID: job.jobID))
             return outcome(of: report, source.stats)
         } catch let error as SyncError {
             return try outcome(of: error, source, district: job.district)

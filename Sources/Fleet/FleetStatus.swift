@@ -56,7 +56,8 @@ public struct FleetStatus: Codable, Sendable {
                 district: try row.string("clever_id"), status: try row.string("status"), paused: try row.bool("paused"),
                 lastRun: try row.optionalString("run_id"), lastOutcome: try row.optionalString("outcome"),
                 lastFinishedAt: try row.optionalDate("finished_at"),
-                ageSeconds: try row.optionalString("age").flatMap(Double.init), openJob: try row.optionalString("job_id"),
+                ageSeconds: try row.optionalString("age").flatMap(Double.init),
+                openJob: try row.optionalString("job_id"),
                 openJobState: try row.optionalString("job_state"))
         }
         let publisher = try Publisher(amqpURL: amqpURL, topology: topology, name: "rostersync-status")

@@ -321,4 +321,3 @@ public final class Worker: @unchecked Sendable {
             error: outcome.reason)
     }
 }
-
