@@ -5,6 +5,8 @@ import PostgresClient
 public enum TestEnvironment {
     public struct Missing: Error, CustomStringConvertible {
         public let description: String
+
+        public init(description: String) { self.description = description }
     }
 
     /// The checkout's root folder.
