@@ -372,6 +372,11 @@ public struct SharedSchool: Sendable, Codable, Equatable {
     /// Nil when Clever gives the school no name.
     public var name: String?
 
+    public init(cleverID: String, name: String?) {
+        self.cleverID = cleverID
+        self.name = name
+    }
+
     enum CodingKeys: String, CodingKey {
         case cleverID = "clever_id", name
     }
@@ -386,6 +391,12 @@ public struct SchoolNameMatch: Sendable, Codable, Equatable {
         /// The name as Clever has it.
         public var cleverName: String
 
+        public init(requested: String, cleverID: String, cleverName: String) {
+            self.requested = requested
+            self.cleverID = cleverID
+            self.cleverName = cleverName
+        }
+
         enum CodingKeys: String, CodingKey {
             case requested, cleverID = "clever_id", cleverName = "clever_name"
         }
@@ -394,6 +405,11 @@ public struct SchoolNameMatch: Sendable, Codable, Equatable {
     public struct Ambiguous: Sendable, Codable, Equatable {
         public var requested: String
         public var cleverIDs: [String]
+
+        public init(requested: String, cleverIDs: [String]) {
+            self.requested = requested
+            self.cleverIDs = cleverIDs
+        }
 
         enum CodingKeys: String, CodingKey {
             case requested, cleverIDs = "clever_ids"

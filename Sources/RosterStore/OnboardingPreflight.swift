@@ -45,6 +45,12 @@ public struct PreflightReport: Sendable, Codable, Equatable {
         public var studentsToRoster: Int
         public var enough: Bool
 
+        public init(licenses: Int, studentsToRoster: Int, enough: Bool) {
+            self.licenses = licenses
+            self.studentsToRoster = studentsToRoster
+            self.enough = enough
+        }
+
         enum CodingKeys: String, CodingKey {
             case licenses, studentsToRoster = "students_to_roster", enough
         }
@@ -59,6 +65,12 @@ public struct PreflightReport: Sendable, Codable, Equatable {
         /// Clever users whose `district_username` is held by another account or wanted by several users;
         /// they get their Clever id as username.
         public var conflicts: Int
+
+        public init(linked: Int, notLinked: Int, conflicts: Int) {
+            self.linked = linked
+            self.notLinked = notLinked
+            self.conflicts = conflicts
+        }
 
         enum CodingKeys: String, CodingKey {
             case linked, notLinked = "not_linked", conflicts
