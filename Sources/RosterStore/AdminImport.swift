@@ -135,7 +135,9 @@ public final class AdminImporter {
         } catch let error as PostgresError where error.code == .copyFailed || error.code == .statementFailed {
             throw AdminImportError(
                 .rejected, "the file was not imported: it cannot be read as CSV",
-                problems: [AdminImportProblem(line: 1, column: nil, message: "PostgreSQL could not read it: \(error.message)")])
+                problems: [
+                    AdminImportProblem(line: 1, column: nil, message: "PostgreSQL could not read it: \(error.message)")
+                ])
         }
         let header = records[0]
         var index: [String: Int] = [:]
@@ -149,7 +151,8 @@ public final class AdminImporter {
                         line: header.line, column: name,
                         message: "unknown column (expected \(known.joined(separator: ", ")))"))
             } else if index[name] != nil {
-                problems.append(AdminImportProblem(line: header.line, column: name, message: "the column appears twice"))
+                problems.append(
+                    AdminImportProblem(line: header.line, column: name, message: "the column appears twice"))
             } else {
                 index[name] = position
             }
@@ -299,7 +302,9 @@ struct AdminDirectory {
         directory.schools = try connection.run(
             "SELECT id, clever_id, name FROM schools WHERE account_id = $account::bigint AND deleted_at IS NULL",
             ["account": accountID]
-        ).map { School(id: try $0.int("id"), cleverID: try $0.optionalString("clever_id"), name: try $0.string("name")) }
+        ).map {
+            School(id: try $0.int("id"), cleverID: try $0.optionalString("clever_id"), name: try $0.string("name"))
+        }
         return directory
     }
 }

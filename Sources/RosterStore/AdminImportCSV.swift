@@ -67,9 +67,10 @@ struct CSVReader {
     private func recordSpans(_ lines: [ArraySlice<UInt8>]) throws -> [Range<Int>] {
         let present = Set(lines.joined())
         // A control byte the file does not hold, so no field is ever split; names no user data.
-        guard let delimiter = (Array(1...8) + [11, 12] + Array(14...31)).map(UInt8.init).first(where: {
-            !present.contains($0)
-        })
+        guard
+            let delimiter = (Array(1...8) + [11, 12] + Array(14...31)).map(UInt8.init).first(where: {
+                !present.contains($0)
+            })
         else {
             throw Malformed(
                 problems: [AdminImportProblem(line: 1, column: nil, message: "the file holds every control character")])

@@ -234,8 +234,9 @@ public final class Onboarding {
         }
         if request.schoolNames.isEmpty { throw invalid("--schools must name at least one school") }
         let keys = request.schoolNames.map(SchoolNameMatch.key)
-        if let repeated = request.schoolNames.first(where: { name in keys.filter { $0 == SchoolNameMatch.key(name) }.count > 1 })
-        {
+        if let repeated = request.schoolNames.first(where: { name in
+            keys.filter { $0 == SchoolNameMatch.key(name) }.count > 1
+        }) {
             throw invalid("--schools names '\(repeated)' more than once")
         }
         if request.licenses < 0 { throw invalid("--licenses must be 0 or more") }
@@ -268,7 +269,8 @@ public final class Onboarding {
             }
             if let domain = request.usernameDomain {
                 try connection.run(
-                    "UPDATE accounts SET username_domain = $domain WHERE id = $id::bigint", ["id": id, "domain": domain])
+                    "UPDATE accounts SET username_domain = $domain WHERE id = $id::bigint",
+                    ["id": id, "domain": domain])
             }
             return id
         }
@@ -283,7 +285,8 @@ public final class Onboarding {
                 .districtExists,
                 "district \(request.districtCleverID) is already set up for account \(try holder.int("account_id"))")
         }
-        let name = try request.districtName
+        let name =
+            try request.districtName
             ?? connection.run("SELECT name FROM accounts WHERE id = $id::bigint", ["id": accountID]).first!.string(
                 "name")
         if let current = try connection.run(
@@ -431,7 +434,8 @@ public struct SchoolNameMatch: Sendable, Codable, Equatable {
             switch candidates.count {
             case 0: missing.append(name)
             case 1:
-                matched.append(Matched(requested: name, cleverID: candidates[0].cleverID, cleverName: candidates[0].name!))
+                matched.append(
+                    Matched(requested: name, cleverID: candidates[0].cleverID, cleverName: candidates[0].name!))
                 used.insert(candidates[0].cleverID)
             default:
                 ambiguous.append(Ambiguous(requested: name, cleverIDs: candidates.map(\.cleverID)))

@@ -15,14 +15,16 @@ public enum SignInProvider: String, Sendable, Codable, CaseIterable {
         let words = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             .filter { !$0.isEmpty }
         if words == ["none"] { return [] }
-        return try Set(words.map { word in
-            guard let provider = SignInProvider(rawValue: word) else {
-                throw SignInError(
-                    .unknownProvider,
-                    "'\(word)' is not a sign-in provider (use \(allCases.map(\.rawValue).joined(separator: ", ")))")
+        return try Set(
+            words.map { word in
+                guard let provider = SignInProvider(rawValue: word) else {
+                    throw SignInError(
+                        .unknownProvider,
+                        "'\(word)' is not a sign-in provider (use \(allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                return provider
             }
-            return provider
-        }).sorted { $0.rawValue < $1.rawValue }
+        ).sorted { $0.rawValue < $1.rawValue }
     }
 }
 

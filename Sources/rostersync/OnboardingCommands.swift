@@ -63,7 +63,8 @@ enum OnboardingCommands {
 
     static let preflight = Command(
         path: ["district", "preflight"],
-        usage: "district preflight --district CLEVER_ID [--dataset DIR] [--minimum-students N] [--json] [Clever options]",
+        usage:
+            "district preflight --district CLEVER_ID [--dataset DIR] [--minimum-students N] [--json] [Clever options]",
         summary: "Check a district's request against its Clever data; writes nothing", booleanFlags: ["json"]
     ) { arguments, logger in
         let url = try StoreCommands.databaseURL(&arguments)

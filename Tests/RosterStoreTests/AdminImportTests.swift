@@ -195,7 +195,8 @@ final class AdminImportTests: StoreTestCase {
     func testASchoolNameShownByTwoSchoolsMustBeGivenByItsCleverID() throws {
         try syncedDemo()
         try database.connect().execute(
-            "INSERT INTO schools (account_id, source, name) SELECT account_id, 'native', 'demo high  school' FROM districts")
+            "INSERT INTO schools (account_id, source, name) SELECT account_id, 'native', 'demo high  school' FROM districts"
+        )
         XCTAssertEqual(
             try problems("username,first_name,last_name,email,role,school\nx,X,Y,,school_admin,Demo High School\n"),
             ["line 2, column school: 'Demo High School' names 2 schools; use the school's Clever id"])
@@ -222,7 +223,8 @@ final class AdminImportTests: StoreTestCase {
     func testAChangedRowUpdatesTheAdminAndMovesItsSchool() throws {
         try syncedDemo()
         _ = try importing(
-            "username,first_name,last_name,email,role,school\ngrace.admin,Grace,Hopper,,school_admin,Demo High School\n")
+            "username,first_name,last_name,email,role,school\ngrace.admin,Grace,Hopper,,school_admin,Demo High School\n"
+        )
         let result = try importing(
             "username,first_name,last_name,email,role,school\n"
                 + "Grace.Admin,Grace,Hopper,g@demo.example.org,school_admin,Demo Middle School\n"

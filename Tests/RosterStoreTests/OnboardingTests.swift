@@ -51,9 +51,10 @@ final class OnboardingTests: StoreTestCase {
     func rosterRowCounts() throws -> [String: Int] {
         let connection = try database.connect()
         var counts: [String: Int] = [:]
-        for table in ["accounts", "districts", "schools", "classrooms", "users", "user_schools", "enrollments",
-            "sync_runs", "onboarding_requests", "csv_admins"]
-        {
+        for table in [
+            "accounts", "districts", "schools", "classrooms", "users", "user_schools", "enrollments",
+            "sync_runs", "onboarding_requests", "csv_admins",
+        ] {
             counts[table] = try connection.query("SELECT count(*) AS n FROM \(table)").first!.int("n")
         }
         return counts
@@ -159,8 +160,11 @@ final class OnboardingTests: StoreTestCase {
         XCTAssertEqual(report.smallSchools, [])
         XCTAssertEqual(report.studentsInSeveralSchools.count, 264)
         XCTAssertEqual(
-            report.studentsInSeveralSchools.prefix(2), [.init(cleverID: "5a25ffb0c1bc2a00360003ee", count: 2),
-                .init(cleverID: "5a25ffb0c1bc2a00360003f3", count: 3)])
+            report.studentsInSeveralSchools.prefix(2),
+            [
+                .init(cleverID: "5a25ffb0c1bc2a00360003ee", count: 2),
+                .init(cleverID: "5a25ffb0c1bc2a00360003f3", count: 3),
+            ])
 
         XCTAssertEqual(try rosterRowCounts(), before)
         XCTAssertEqual(try rosterWrites(), writes)
@@ -175,7 +179,9 @@ final class OnboardingTests: StoreTestCase {
             report.schools.matched,
             [
                 .init(requested: "demo HIGH school", cleverID: Self.high, cleverName: "Demo High School"),
-                .init(requested: "Demo  Elementary School", cleverID: Self.elementary, cleverName: "Demo Elementary School"),
+                .init(
+                    requested: "Demo  Elementary School", cleverID: Self.elementary,
+                    cleverName: "Demo Elementary School"),
             ])
         XCTAssertEqual(report.schools.missing, ["Nowhere Middle"])
         XCTAssertEqual(report.schools.extra, [SharedSchool(cleverID: Self.middle, name: "Demo Middle School")])

@@ -87,7 +87,8 @@ final class SignInTests: StoreTestCase {
                 oauth: oauth(standin))
         }
         XCTAssertEqual(error?.description, "clever_sign_in_off: district \(Self.demo) has Clever sign-in off")
-        XCTAssertEqual(refusal { try signIn.resolveClever(districtCleverID: Self.demo, cleverUserID: Self.student) }?.code,
+        XCTAssertEqual(
+            refusal { try signIn.resolveClever(districtCleverID: Self.demo, cleverUserID: Self.student) }?.code,
             .cleverSignInOff)
     }
 
@@ -116,7 +117,9 @@ final class SignInTests: StoreTestCase {
 
     func testNoProviderIsAllowedUntilTheDistrictSetsOne() throws {
         XCTAssertEqual(try signIn.allowedProviders(districtCleverID: Self.demo), [])
-        let error = refusal { try signIn.resolve(districtCleverID: Self.demo, provider: .password, username: "stevez33") }
+        let error = refusal {
+            try signIn.resolve(districtCleverID: Self.demo, provider: .password, username: "stevez33")
+        }
         XCTAssertEqual(error?.code, .providerNotAllowed)
     }
 
@@ -157,7 +160,8 @@ final class SignInTests: StoreTestCase {
         try signIn.setAllowedProviders(districtCleverID: Self.demo, [.password])
         let importer = try AdminImporter(databaseURL: database.url)
         _ = try importer.importAdmins(
-            csv: Data("username,first_name,last_name,email,role\nada.admin,Ada,Lovelace,ada@x.org,district_admin\n".utf8),
+            csv: Data(
+                "username,first_name,last_name,email,role\nada.admin,Ada,Lovelace,ada@x.org,district_admin\n".utf8),
             districtCleverID: Self.demo)
         try insertUser("native.teacher", role: "teacher", source: "native", district: Self.demo)
 
@@ -177,7 +181,9 @@ final class SignInTests: StoreTestCase {
         try insertUser("gone.teacher", role: "teacher", source: "native", deleted: true, district: Self.demo)
         try database.connect().execute("UPDATE users SET deleted_at = now() WHERE clever_id = $1", [Self.student])
         for name in ["gone.teacher", "stevez33"] {
-            let error = refusal { try signIn.resolve(districtCleverID: Self.demo, provider: .microsoft, username: name) }
+            let error = refusal {
+                try signIn.resolve(districtCleverID: Self.demo, provider: .microsoft, username: name)
+            }
             XCTAssertEqual(error?.code, .accountDeleted)
         }
     }
