@@ -23,6 +23,7 @@ enum Migrations {
         Step(version: 2, name: "sync runs, findings, held plans and the change journal", sql: runs),
         Step(version: 3, name: "roster version triggers", sql: versionTriggers),
         Step(version: 100, name: "fleet jobs and nightly slots", sql: fleet),
+        Step(version: 200, name: "onboarding requests, sign-in providers and CSV admins", sql: onboarding),
     ]
 
     static let roster = """
