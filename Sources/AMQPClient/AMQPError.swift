@@ -150,9 +150,11 @@ public struct AMQPError: Error, CustomStringConvertible, Sendable {
         case .connectionLost where replyCode != nil:
             return AMQPError(code: .loginFailed, replyCode: replyCode, message: message, damage: damage)
         case .connectionLost:
-            // Brokers without the authentication_failure_close capability just drop the socket on a bad login.
+            // We ask for the authentication_failure_close capability, so a broker that refuses the login
+            // says so with a reply code. A socket dropped without one is a broker starting or stopping
+            // (seen during restarts), which is worth trying again.
             return AMQPError(
-                code: .loginFailed, message: "\(message) (the broker dropped the connection during login)",
+                code: .connectionFailed, message: "\(message) (the broker dropped the connection during login)",
                 damage: damage)
         default:
             return self

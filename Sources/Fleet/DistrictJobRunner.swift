@@ -4,8 +4,6 @@ import RosterCore
 import RosterStore
 import RosterSupport
 
-extension CleverError: TransientReporting {}
-
 /// Runs a sync job for real: finds the district's token in Clever's token list, fetches the district
 /// from Clever and syncs it into PostgreSQL.
 public struct DistrictJobRunner: JobRunner {
