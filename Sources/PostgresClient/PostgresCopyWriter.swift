@@ -39,6 +39,13 @@ public final class PostgresCopyWriter {
         if buffer.count >= Self.chunkSize { try flush() }
     }
 
+    /// Appends bytes as they are, for COPY formats this writer does not write itself (such as CSV, whose
+    /// parsing is left to the server). The caller is responsible for row ends; rows are not counted.
+    public func writeRaw<Bytes: Sequence<UInt8>>(_ bytes: Bytes) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= Self.chunkSize { try flush() }
+    }
+
     func flush() throws {
         guard !buffer.isEmpty else { return }
         let sent = buffer.withUnsafeBufferPointer { bytes in

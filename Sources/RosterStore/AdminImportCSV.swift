@@ -17,11 +17,7 @@ struct CSVRecord: Equatable {
 /// 2. each non-blank record, cut from the file by those lines, into as many text columns as the header
 ///    has fields. A record whose field count differs from the header's is reported by line, not sent.
 ///
-/// TODO: `PostgresCopyWriter` only writes COPY's text format (it escapes backslash, tab, LF and CR), and
-/// has no way to send raw bytes. Until it gains one (`writeRaw(_:)`), the file goes through `writeRow`:
-/// each physical line is one row whose values are the line's tab-separated parts, so LF and tab reach the
-/// server raw, while backslash and CR arrive as `\\` and `\r` and are decoded after parsing (`decode`).
-/// With a raw writer, `send` becomes one call and `decode` goes away.
+/// The file's bytes reach the server unchanged (`PostgresCopyWriter.writeRaw`).
 struct CSVReader {
     let connection: PostgresConnection
 
@@ -104,7 +100,7 @@ struct CSVReader {
             for record in records { try Self.send(record, writer) }
         }
         return try connection.query("SELECT \(columns.joined(separator: ", ")) FROM csv_fields ORDER BY n").map {
-            row in try columns.map { Self.decode(try row.optionalString($0) ?? "") }
+            row in try columns.map { try row.optionalString($0) ?? "" }
         }
     }
 
@@ -115,30 +111,12 @@ struct CSVReader {
         return lines
     }
 
-    /// Sends physical lines so the server sees their bytes, but for backslash and CR (see the type's note).
+    /// Sends physical lines as they are, each ended by LF.
     private static func send(_ lines: [ArraySlice<UInt8>], _ writer: PostgresCopyWriter) throws {
         for line in lines {
-            let parts = line.split(separator: 9, omittingEmptySubsequences: false)
-            try writer.writeRow(parts.map { String(decoding: $0, as: UTF8.self) })
+            try writer.writeRaw(line)
+            try writer.writeRaw(CollectionOfOne(10))
         }
-    }
-
-    /// Undoes the text-format escapes `send` could not avoid: `\\` and `\r`.
-    static func decode(_ text: String) -> String {
-        guard text.contains("\\") else { return text }
-        var result = ""
-        var escaped = false
-        for character in text {
-            if escaped {
-                result.append(character == "r" ? "\r" : character)
-                escaped = false
-            } else if character == "\\" {
-                escaped = true
-            } else {
-                result.append(character)
-            }
-        }
-        return result
     }
 
     /// Fields in one record's raw text: commas outside quotes, plus one. A doubled quote toggles twice, so

@@ -134,7 +134,7 @@ final class OnboardingTests: StoreTestCase {
     func testPreflightOfTheDemoWithEveryRequestedSchoolShared() throws {
         try connectDemo()
         let before = try rosterRowCounts()
-        let writes = try rosterWrites()
+        let writes = try rosterFingerprint()
 
         let report = try preflight()
 
@@ -167,7 +167,7 @@ final class OnboardingTests: StoreTestCase {
             ])
 
         XCTAssertEqual(try rosterRowCounts(), before)
-        XCTAssertEqual(try rosterWrites(), writes)
+        XCTAssertEqual(try rosterFingerprint(), writes)
     }
 
     func testPreflightNamesTheMissingAndTheExtraSchool() throws {
@@ -221,7 +221,7 @@ final class OnboardingTests: StoreTestCase {
         try insertUser("no.such.teacher", role: "teacher", source: "native", district: Self.demo)
         try insertUser("evalynb40", role: "teacher", source: "native", district: Self.demo)
         let before = try rosterRowCounts()
-        let writes = try rosterWrites()
+        let writes = try rosterFingerprint()
 
         let report = try preflight()
 
@@ -233,7 +233,7 @@ final class OnboardingTests: StoreTestCase {
         XCTAssertEqual(report.outcome.counts["students"], KindCounts(created: 1001, updated: 3, softDeleted: 1))
         XCTAssertEqual(report.outcome.counts["staff"], KindCounts(created: 90, softDeleted: 2))
         XCTAssertEqual(try rosterRowCounts(), before)
-        XCTAssertEqual(try rosterWrites(), writes)
+        XCTAssertEqual(try rosterFingerprint(), writes)
 
         // The first sync, under the same settings, does what the preflight said.
         try onboarding.activate(districtCleverID: Self.demo, source: try demoSource())
