@@ -18,7 +18,9 @@ final class WorkerTests: XCTestCase {
         try harness.addDistrict(Self.demoDistrict, licenses: 1100)
         let monitor = try harness.monitor()
         defer { monitor.close() }
-        try harness.startWorker(name: "w1")
+        let metrics = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString).prom")
+        defer { try? FileManager.default.removeItem(at: metrics) }
+        try harness.startWorker(name: "w1", extra: ["--metrics-file", metrics.path])
         let job = try harness.enqueue(Self.demoDistrict)
 
         let events = try harness.events(monitor, count: 1, timeout: 120)
@@ -35,6 +37,13 @@ final class WorkerTests: XCTestCase {
         XCTAssertEqual(Set(event.phases.keys), ["fetch", "stage", "plan", "apply"])
         XCTAssertEqual(try harness.scalar("SELECT count(*) AS n FROM users WHERE deleted_at IS NULL"), 1004 + 87 + 3)
         XCTAssertEqual(try harness.jobState(job.jobID), "done")
+        let written = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertTrue(written.contains(#"rostersync_jobs_total{worker="w1",outcome="completed"} 1"#), "\(written)")
+        XCTAssertTrue(written.contains(#"rostersync_jobs_in_flight{worker="w1"} 0"#), "\(written)")
+        XCTAssertTrue(written.contains(#"rostersync_job_duration_seconds_count{worker="w1"} 1"#), "\(written)")
+        // 3 schools, 378 classrooms, 1,004 students, 90 staff and 8,900 enrollments, from 12 pages.
+        XCTAssertTrue(written.contains(#"rostersync_rows_written_total{worker="w1"} 10375"#), "\(written)")
+        XCTAssertTrue(written.contains(#"rostersync_clever_pages_total{worker="w1"} 12"#), "\(written)")
         XCTAssertEqual(harness.workers[0].terminate(), 0, "SIGTERM stops an idle worker with status 0")
     }
 
