@@ -71,6 +71,11 @@ public struct CleverDatasetSource: CleverDistrictSource {
         let matching = names.filter {
             $0 == "\(collection).json" || ($0.hasPrefix("\(collection)-") && $0.hasSuffix(".json"))
         }
+        // A missing file must not read as an empty collection: that would look like a district that
+        // shares no users, and a first sync would roster nothing without a word.
+        guard !matching.isEmpty else {
+            throw Failure(description: "the dataset folder \(folder.lastPathComponent) has no \(collection).json")
+        }
         return matching.sorted().map { folder.appendingPathComponent($0) }
     }
 }

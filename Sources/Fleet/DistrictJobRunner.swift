@@ -103,7 +103,10 @@ final class WatchedSource: CleverDistrictSource, @unchecked Sendable {
         self.shouldStop = shouldStop
     }
 
-    struct Stopping: Error {}
+    struct Stopping: Error, CustomStringConvertible, TransientReporting {
+        var description: String { "the worker is stopping; the job goes back to the queue" }
+        var isTransient: Bool { true }
+    }
 
     func fetchAll(_ consume: (CleverBatch) throws -> Void) throws -> CleverFetchStats {
         do {

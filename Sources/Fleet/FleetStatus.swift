@@ -60,7 +60,8 @@ public struct FleetStatus: Codable, Sendable {
                 openJob: try row.optionalString("job_id"),
                 openJobState: try row.optionalString("job_state"))
         }
-        let publisher = try Publisher(amqpURL: amqpURL, topology: topology, name: "rostersync-status")
+        let publisher = try Publisher(
+            amqpURL: amqpURL, topology: topology, name: "rostersync-status", reconnectAttempts: 3)
         defer { publisher.close() }
         var queues: [Queue] = []
         for name in [topology.jobsQueue, topology.highPriorityQueue]

@@ -21,9 +21,17 @@ public final class FleetStore {
         case alreadyInSlot
     }
 
-    /// Records `job` as queued unless its district already has an open job.
-    public func reserve(_ job: SyncJob) throws -> Reservation {
+    /// Queues `job` unless its district already has an open job (or, for a scheduled job, a job in the
+    /// same slot): checks, calls `publish`, then records the job, all under a per-district lock in one
+    /// transaction.
+    ///
+    /// Publishing before the row is committed means a crash in between leaves a message without a row,
+    /// which the worker creates when it takes the job; the other order would leave a row without a
+    /// message, blocking the district until the row is taken as stale.
+    public func reserve(_ job: SyncJob, publish: () throws -> Void) throws -> Reservation {
         try connection.transaction {
+            try connection.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", ["rostersync.enqueue:" + job.district])
             try connection.execute(
                 """
                 UPDATE sync_jobs SET state = 'abandoned', updated_at = now(), error = 'no progress for too long'
@@ -35,30 +43,46 @@ public final class FleetStore {
                     "SELECT 1 FROM sync_jobs WHERE district_clever_id = $1 AND slot = $2", [job.district, slot])
                 if !existing.isEmpty { return .alreadyInSlot }
             }
-            let inserted = try connection.query(
-                """
-                INSERT INTO sync_jobs (job_id, district_clever_id, state, trigger, priority, dry_run, slot, enqueued_at)
-                VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7)
-                ON CONFLICT DO NOTHING
-                RETURNING job_id
-                """,
-                [
-                    job.jobID, job.district, job.trigger.rawValue, job.priority.rawValue, job.dryRun, job.slot,
-                    job.requestedAt,
-                ])
-            if !inserted.isEmpty { return .reserved }
             let open = try connection.query(
                 """
                 SELECT job_id FROM sync_jobs
                 WHERE district_clever_id = $1 AND state IN ('queued', 'running', 'retrying')
                 """, [job.district])
-            return .alreadyOpen(jobID: try open.first?.string("job_id") ?? "unknown")
+            if let row = open.first { return .alreadyOpen(jobID: try row.string("job_id")) }
+            try publish()
+            try connection.execute(
+                """
+                INSERT INTO sync_jobs (job_id, district_clever_id, state, trigger, priority, dry_run, slot, enqueued_at)
+                VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7)
+                ON CONFLICT (job_id) DO NOTHING
+                """,
+                [
+                    job.jobID, job.district, job.trigger.rawValue, job.priority.rawValue, job.dryRun, job.slot,
+                    job.requestedAt,
+                ])
+            return .reserved
         }
     }
 
-    /// Forgets a reservation whose message never reached the broker.
-    public func release(jobID: String) throws {
-        try connection.execute("DELETE FROM sync_jobs WHERE job_id = $1 AND state = 'queued'", [jobID])
+    /// How a job stands, when it has a row.
+    public struct JobRecord: Sendable, Equatable {
+        public var state: String
+        public var runID: String?
+        public var outcome: String?
+        public var error: String?
+        public var attempt: Int
+    }
+
+    public func record(of jobID: String) throws -> JobRecord? {
+        guard
+            let row = try connection.query(
+                "SELECT state, run_id, outcome, error, attempt FROM sync_jobs WHERE job_id = $1", [jobID]
+            ).first
+        else { return nil }
+        return JobRecord(
+            state: try row.string("state"), runID: try row.optionalString("run_id"),
+            outcome: try row.optionalString("outcome"), error: try row.optionalString("error"),
+            attempt: try row.int("attempt"))
     }
 
     /// Marks a job running on `worker`, creating its row if the job was queued by other means.
@@ -87,6 +111,9 @@ public final class FleetStore {
             UPDATE sync_jobs SET state = $2, run_id = $3, outcome = $4, error = $5, updated_at = now(),
                 finished_at = CASE WHEN $2 = 'retrying' THEN NULL ELSE now() END
             WHERE job_id = $1
+              -- A copy of a job that was redelivered while the original still ran must not reopen it
+              -- once the original has ended.
+              AND NOT (sync_jobs.state IN ('done', 'failed') AND $2 IN ('retrying', 'queued'))
             """, [jobID, state, runID, outcome, error])
     }
 

@@ -12,13 +12,19 @@ public final class Publisher: @unchecked Sendable {
     public let topology: FleetTopology
 
     /// Does not connect until the first publish.
-    public init(amqpURL: String, topology: FleetTopology, name: String = "rostersync-publisher") throws {
+    ///
+    /// - Parameter reconnectAttempts: connects tried before a publish fails. Defaults to 12 (about a
+    ///   minute, enough for a broker restart); an operator's command wants fewer.
+    public init(
+        amqpURL: String, topology: FleetTopology, name: String = "rostersync-publisher", reconnectAttempts: Int = 12
+    ) throws {
         var configuration = try AMQPConfiguration(url: amqpURL)
         configuration.connectionName = name
         self.topology = topology
         // Patient reconnects: a broker restart takes 10 to 30 s on a busy machine.
         connection = AMQPReconnectingConnection(
-            configuration: configuration, policy: AMQPRetryPolicy(maxAttempts: 12, initialDelay: 0.5, maxDelay: 5)
+            configuration: configuration,
+            policy: AMQPRetryPolicy(maxAttempts: reconnectAttempts, initialDelay: 0.5, maxDelay: 5)
         ) { connection in
             try topology.declare(on: connection)
             try connection.enableConfirms()
@@ -97,14 +103,6 @@ public final class JobQueue {
     }
 
     public func enqueue(_ job: SyncJob) throws -> FleetStore.Reservation {
-        let reservation = try store.reserve(job)
-        guard reservation == .reserved else { return reservation }
-        do {
-            try publisher.publish(job)
-        } catch {
-            try? store.release(jobID: job.jobID)
-            throw error
-        }
-        return .reserved
+        try store.reserve(job) { try publisher.publish(job) }
     }
 }

@@ -70,6 +70,8 @@ public final class Worker: @unchecked Sendable {
     private var completions: [Completion] = []
     private var running: [UInt64: (generation: Int, jobID: String)] = [:]
     private var handingBack = false
+    /// The consumer connection's generation last seen by the consumer thread, to log reconnects.
+    private var lastGeneration = 0
     private static let retriesHeader = "x-rostersync-retries"
 
     public init(configuration: Configuration, runner: any JobRunner, logger: Logger, stopSignal: StopSignal) {
@@ -91,8 +93,10 @@ public final class Worker: @unchecked Sendable {
         let concurrency = configuration.concurrency
         var amqp = try AMQPConfiguration(url: configuration.amqpURL)
         amqp.connectionName = "rostersync-worker \(configuration.name)"
+        // Few attempts per call: the loops below keep trying, log each failure and watch the stop signal,
+        // so a worker that cannot reach the broker says so and still stops on SIGTERM.
         let consumer = AMQPReconnectingConnection(
-            configuration: amqp, policy: AMQPRetryPolicy(maxAttempts: 1_000_000, initialDelay: 0.5, maxDelay: 5)
+            configuration: amqp, policy: AMQPRetryPolicy(maxAttempts: 3, initialDelay: 0.5, maxDelay: 2)
         ) { connection in
             try topology.declare(on: connection)
             _ = try connection.consume(
@@ -105,7 +109,15 @@ public final class Worker: @unchecked Sendable {
             publisher.close()
             consumer.close()
         }
-        _ = try consumer.connection()
+        while !stopSignal.isStopped {
+            do {
+                _ = try consumer.connection()
+                break
+            } catch let error as AMQPError where error.isTransient {
+                logger.warning("cannot reach the broker; trying again", metadata: ["error": error.description])
+                stopSignal.sleep(2)
+            }
+        }
         logger.info("worker started", metadata: ["worker.concurrency": "\(concurrency)"])
 
         while !stopSignal.isStopped {
@@ -125,6 +137,10 @@ public final class Worker: @unchecked Sendable {
             logger.warning("lost the broker; reconnecting", metadata: ["error": error.description])
             stopSignal.sleep(1)
             return
+        }
+        if consumer.generation != lastGeneration {
+            if lastGeneration != 0 { logger.info("reconnected to the broker") }
+            lastGeneration = consumer.generation
         }
         guard let delivery else { return }
         start(delivery, generation: consumer.generation, publisher)
@@ -218,6 +234,10 @@ public final class Worker: @unchecked Sendable {
         metrics.jobStarted()
         var attempt = retries + 1
         let store = try? FleetStore(databaseURL: configuration.databaseURL)
+        if let store, let record = try? store.record(of: job.jobID), record.state == "done" || record.state == "failed"
+        {
+            return redeliveredFinished(job, record, started: started, publisher, log)
+        }
         if let store, let recorded = try? store.markRunning(job, worker: configuration.name) { attempt = recorded }
         log.info("job started", metadata: ["job.attempt": "\(attempt)"])
         do {
@@ -237,6 +257,38 @@ public final class Worker: @unchecked Sendable {
             return .ack
         } catch {
             return fail(job, error, retries: retries, attempt: attempt, started: started, store, publisher, log)
+        }
+    }
+
+    /// A job that already ended comes back when its acknowledgement was lost (the broker restarted, or
+    /// the worker died, after the commit). It is not run again; its event is sent again, since the first
+    /// one may not have reached the broker, and the job is acknowledged.
+    private func redeliveredFinished(
+        _ job: SyncJob, _ record: FleetStore.JobRecord, started: Date, _ publisher: Publisher, _ log: Logger
+    ) -> Settlement {
+        log.info("the job already ended; sending its event again", metadata: ["job.state": record.state])
+        let report = record.runID.flatMap {
+            try? SyncRunStore(databaseURL: configuration.databaseURL).report(runID: $0)
+        }
+        let outcome = record.outcome ?? record.state
+        let kind: SyncEvent.Kind
+        switch outcome {
+        case "completed", "dry_run": kind = .completed
+        case "held": kind = .held
+        case "failed": kind = .failed
+        default: kind = .blocked
+        }
+        let event = makeEvent(
+            job, JobOutcome(event: kind, outcome: outcome, report: report, reason: record.error),
+            attempt: record.attempt, started: started)
+        do {
+            try publisher.publish(event)
+            recordMetrics("redelivered", started, nil)
+            return .ack
+        } catch {
+            log.error("could not send the event again; the job will come back", metadata: ["error": "\(error)"])
+            recordMetrics("redelivered", started, nil)
+            return .leave
         }
     }
 

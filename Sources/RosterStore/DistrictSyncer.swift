@@ -178,6 +178,18 @@ public final class DistrictSyncer {
             throw SyncError(
                 .districtBusy, "district \(district.cleverID) is being synced by another worker", isTransient: true)
         }
+        // Holding the lock proves that no run of this district is alive: a run still marked running died
+        // with its process (a killed worker), and nothing of it was applied.
+        do {
+            try connection.execute(
+                """
+                UPDATE sync_runs SET outcome = 'failed', error_code = 'abandoned', finished_at = now(),
+                    reason = 'the process running the sync stopped before it ended; nothing was applied'
+                WHERE account_id = $1 AND outcome = 'running'
+                """, [district.accountID])
+        } catch {
+            throw SyncError.wrapping(error)
+        }
     }
 
     private func createRun(_ connection: PostgresConnection, _ district: DistrictSettings, _ options: SyncOptions)

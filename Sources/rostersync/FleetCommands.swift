@@ -76,7 +76,8 @@ enum FleetCommands {
             try arguments.finish()
             try checkEnqueueable(district, databaseURL: urls.database)
             let job = SyncJob(district: district, dryRun: dryRun, priority: priority, trigger: .operator_)
-            let publisher = try Publisher(amqpURL: urls.amqp, topology: topology, name: "rostersync-enqueue")
+            let publisher = try Publisher(
+                amqpURL: urls.amqp, topology: topology, name: "rostersync-enqueue", reconnectAttempts: 3)
             defer { publisher.close() }
             let queue = JobQueue(store: try FleetStore(databaseURL: urls.database), publisher: publisher)
             switch try queue.enqueue(job) {

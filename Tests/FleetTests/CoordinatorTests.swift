@@ -131,6 +131,16 @@ final class CoordinatorTests: XCTestCase {
         XCTAssertEqual(try queuedJobs().map(\.jobID), [first.jobID])
     }
 
+    func testAJobWhoseMessageNeverReachedTheBrokerDoesNotBlockItsDistrict() throws {
+        let store = try FleetStore(databaseURL: harness.database.url)
+        struct BrokerAway: Error {}
+        XCTAssertThrowsError(
+            try store.reserve(SyncJob(district: connected, trigger: .operator_)) { throw BrokerAway() })
+        XCTAssertEqual(try harness.scalar("SELECT count(*) AS n FROM sync_jobs"), 0)
+        let job = try harness.enqueue(connected)
+        XCTAssertEqual(try queuedJobs().map(\.jobID), [job.jobID])
+    }
+
     func testTheEnqueueCommandRefusesUnknownAndPausedDistrictsWithAClearError() throws {
         let unknown = try RosterProcess.run(
             ["enqueue", "--district", "bbbbbbbbbbbbbbbbbbbbbbbb"], environment: harness.environment)

@@ -98,6 +98,19 @@ final class WorkerTests: XCTestCase {
         XCTAssertEqual(event.event, .completed)
         XCTAssertEqual(event.attempt, 2)
         XCTAssertEqual(try harness.scalar("SELECT count(*) AS n FROM users WHERE role = 'student'"), 1004)
+        let runs = try harness.database.connect().query(
+            "SELECT outcome || '/' || coalesce(error_code, '-') AS run FROM sync_runs ORDER BY id"
+        ).map { try $0.string("run") }
+        XCTAssertEqual(runs, ["failed/abandoned", "completed/-"], "the killed worker's run is closed by the next one")
+    }
+
+    func testAWorkerThatCannotReachTheBrokerSaysSoAndStillStopsOnSIGTERM() throws {
+        harness = try FleetHarness()
+        var environment = harness.environment
+        environment["ROSTERSYNC_AMQP_URL"] = "amqp://guest:guest@127.0.0.1:1"
+        let worker = try RosterProcess(["worker", "--name", "lonely"], environment: environment)
+        XCTAssertTrue(waitUntil(timeout: 30) { worker.log.contains("cannot reach the broker; trying again") })
+        XCTAssertEqual(worker.terminate(timeout: 30), 0, worker.log)
     }
 
     func testTheBrokerRestartedMidRunLosesNoJob() throws {
@@ -123,8 +136,10 @@ final class WorkerTests: XCTestCase {
             try harness.scalar("SELECT count(*) AS n FROM sync_jobs WHERE state = 'done'") == 4
         }
         XCTAssertTrue(allDone, harness.workers[0].log)
-        // A job whose event could not be published while the broker was down is delivered again and
-        // synced again, which changes nothing; either way every district ends up complete.
+        // A job whose acknowledgement was lost with the broker comes back; the worker sends its event again
+        // instead of syncing again, so each district was synced exactly once.
+        XCTAssertEqual(try harness.scalar("SELECT count(*) AS n FROM sync_runs"), 4, harness.workers[0].log)
+        XCTAssertEqual(try harness.scalar("SELECT count(*) AS n FROM sync_runs WHERE outcome = 'completed'"), 4)
         for district in districts {
             XCTAssertEqual(
                 try harness.scalar(
