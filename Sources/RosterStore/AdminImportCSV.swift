@@ -32,6 +32,8 @@ struct CSVReader {
     func records(of data: Data) throws -> [CSVRecord] {
         var bytes = [UInt8](data)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        // Old spreadsheet programs end lines with CR alone; a file with no LF at all is read that way.
+        if !bytes.contains(10) { bytes = bytes.map { $0 == 13 ? 10 : $0 } }
         guard String(bytes: bytes, encoding: .utf8) != nil else {
             throw Malformed(problems: [AdminImportProblem(line: 1, column: nil, message: "the file is not UTF-8 text")])
         }

@@ -77,6 +77,9 @@ public struct DistrictSettingsChange: Sendable, Equatable {
 
     /// Rejects values the database would refuse, with a message naming the flag.
     func validate() throws {
+        if let name, name.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw SyncError(.invalidSetting, "--name must not be blank")
+        }
         if let licenses = licenses ?? nil, licenses < 0 {
             throw SyncError(.invalidSetting, "--licenses must be 0 or more")
         }
@@ -124,6 +127,12 @@ public final class DistrictDirectory {
         -> DistrictSettings
     {
         try settings.validate()
+        guard !cleverID.isEmpty, !cleverID.contains(where: \.isWhitespace) else {
+            throw SyncError(.invalidSetting, "--clever-id must be a Clever id, such as 5a0c91b95c7cc000010d417c")
+        }
+        guard !name.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw SyncError(.invalidSetting, "--name must not be blank")
+        }
         do {
             try connection.transaction {
                 if try !connection.query("SELECT 1 FROM districts WHERE clever_id = $1", [cleverID]).isEmpty {

@@ -42,7 +42,11 @@ enum Main {
             FileHandle.standardError.write(Data("rostersync: \(error)\nusage: rostersync \(command.usage)\n".utf8))
             return 2
         } catch {
-            FileHandle.standardError.write(Data("rostersync: \(error)\n".utf8))
+            // 42P01, undefined table: the usual first mistake, pointing at a database nobody migrated.
+            let hint =
+                "\(error)".contains("[42P01]")
+                ? "\nrostersync: the database has no rostersync tables yet; run rostersync migrate first" : ""
+            FileHandle.standardError.write(Data("rostersync: \(error)\(hint)\n".utf8))
             return 1
         }
     }

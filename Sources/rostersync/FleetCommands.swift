@@ -17,6 +17,7 @@ enum FleetCommands {
             let topology = try topology(&arguments)
             let once = arguments.flag("once")
             let tick = try arguments.double("tick-seconds", default: 30)!
+            guard tick > 0 else { throw UsageError("--tick-seconds must be more than 0") }
             let clever = try CleverConfiguration.read(&arguments)
             try arguments.finish()
             let coordinator = Coordinator(
@@ -47,6 +48,7 @@ enum FleetCommands {
             guard concurrency >= 1 else { throw UsageError("--concurrency must be at least 1") }
             let name = arguments.string("name", env: "ROSTERSYNC_WORKER_NAME") ?? Worker.defaultName()
             let grace = try arguments.double("grace-seconds", env: "ROSTERSYNC_WORKER_GRACE_SECONDS", default: 600)!
+            guard grace >= 0 else { throw UsageError("--grace-seconds must not be negative") }
             let metrics = arguments.string("metrics-file", env: "ROSTERSYNC_METRICS_FILE")
             let clever = try CleverConfiguration.read(&arguments)
             try arguments.finish()
@@ -104,6 +106,7 @@ enum FleetCommands {
             let job = arguments.string("job")
             let count = try arguments.int("count")
             let timeout = try arguments.double("timeout")
+            if let timeout, timeout <= 0 { throw UsageError("--timeout must be more than 0 seconds") }
             try arguments.finish()
             let monitor = try Monitor(amqpURL: amqpURL, topology: topology)
             defer { monitor.close() }

@@ -20,7 +20,10 @@ enum StoreCommands {
             return 0
         },
         Command(
-            path: ["district", "add"], usage: "district add --clever-id ID --name NAME [settings]",
+            path: ["district", "add"],
+            usage: "district add --clever-id ID --name NAME [--schools all|ID,ID] [--grades all|K-5|3,4,5] "
+                + "[--licenses N] [--start-date YYYY-MM-DD] [--clever-sso on|off] [--paused on|off] "
+                + "[--guard-delete-pct 10] [--guard-update-pct 75]",
             summary: "Set up a district (status connected)"
         ) { arguments, _ in
             let url = try databaseURL(&arguments)
@@ -34,7 +37,10 @@ enum StoreCommands {
             return 0
         },
         Command(
-            path: ["district", "set"], usage: "district set --clever-id ID [settings]",
+            path: ["district", "set"],
+            usage: "district set --clever-id ID [--name NAME] [--schools all|ID,ID] [--grades all|K-5|3,4,5] "
+                + "[--licenses N|none] [--start-date YYYY-MM-DD|none] [--clever-sso on|off] [--paused on|off] "
+                + "[--guard-delete-pct P] [--guard-update-pct P]",
             summary: "Change a district's settings"
         ) { arguments, _ in
             let url = try databaseURL(&arguments)
@@ -80,6 +86,7 @@ enum StoreCommands {
             let url = try databaseURL(&arguments)
             let district = arguments.string("district")
             let limit = try arguments.int("limit", default: 50)!
+            guard limit >= 1 else { throw UsageError("--limit must be at least 1") }
             let json = arguments.flag("json")
             try arguments.finish()
             let runs = try SyncRunStore(databaseURL: url).list(districtCleverID: district, limit: limit)

@@ -238,6 +238,20 @@ final class AdminImportTests: StoreTestCase {
             ])
     }
 
+    func testAFileWhoseLinesEndWithCarriageReturnsAloneIsRead() throws {
+        try syncedDemo()
+        let result = try importing(
+            "username,first_name,last_name,email,role\rada.admin,Ada,Lovelace,,district_admin\r"
+                + "grace.admin,Grace,Hopper,,district_admin\r")
+        XCTAssertEqual(result, AdminImportResult(created: 2, updated: 0, unchanged: 0, dryRun: false))
+        XCTAssertEqual(
+            try csvAdmins(),
+            [
+                "ada.admin|district_admin|Ada|Lovelace|-|-|csv|true",
+                "grace.admin|district_admin|Grace|Hopper|-|-|csv|true",
+            ])
+    }
+
     func testADryRunCountsAndWritesNothing() throws {
         try syncedDemo()
         let writes = try rosterFingerprint()
