@@ -100,16 +100,7 @@ final class SyncRun {
     }
 
     private func plan() throws {
-        for statement in SyncSQL.schools { try connection.run(statement, values) }
-        for statement in SyncSQL.users { try connection.run(statement, values) }
-        try connection.run(SyncSQL.matchUsers, values)
-        if isFirstSync { try connection.run(SyncSQL.linkNativeUsers, values) }
-        for statement in SyncSQL.usernames { try connection.run(statement, values) }
-        for statement in SyncSQL.planUsers { try connection.run(statement, values) }
-        for statement in SyncSQL.planMemberships { try connection.run(statement, values) }
-        try connection.run(SyncSQL.planSchools, values)
-        for statement in SyncSQL.classrooms { try connection.run(statement, values) }
-        for statement in SyncSQL.enrollments { try connection.run(statement, values) }
+        try SyncPlanner.plan(connection, values, first: isFirstSync, logger: logger)
     }
 
     private func readCounts() throws -> [RosterKind: KindCounts] {

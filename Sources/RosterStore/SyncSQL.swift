@@ -71,6 +71,7 @@ enum SyncSQL {
         CREATE TEMP TABLE c_schools AS
         SELECT DISTINCT ON (clever_id) clever_id, district, name FROM stg_schools ORDER BY clever_id, seq
         """,
+        "ANALYZE c_schools",
         """
         INSERT INTO f (code, severity, object_kind, object_id, message)
         SELECT 'record.other_district', 'error', 'school', clever_id,
@@ -82,6 +83,7 @@ enum SyncSQL {
         SELECT clever_id, coalesce(nullif(name, ''), clever_id) AS name FROM c_schools
         WHERE coalesce(district, $district) = $district AND ($approved::text[] IS NULL OR clever_id = ANY ($approved::text[]))
         """,
+        "ANALYZE t_schools",
         """
         INSERT INTO f (code, severity, object_kind, object_id, message)
         SELECT 'school.not_approved', 'info', 'school', clever_id,
@@ -199,6 +201,7 @@ enum SyncSQL {
             AND EXISTS (SELECT 1 FROM m_users m WHERE lower(m.wanted) = lower(d.username))
         GROUP BY 1
         """,
+        "ANALYZE held_names",
         """
         CREATE TEMP TABLE n_users AS
         SELECT m.*, d.username AS db_username, h.holder,
@@ -211,6 +214,7 @@ enum SyncSQL {
         WINDOW w AS (PARTITION BY lower(m.wanted)
                      ORDER BY (d.id IS NOT NULL AND lower(d.username) = lower(m.wanted)) DESC, m.clever_id)
         """,
+        "ANALYZE n_users",
         """
         INSERT INTO f (code, severity, object_kind, object_id, message)
         SELECT 'username.empty', 'warning', 'user', clever_id,
@@ -290,6 +294,7 @@ enum SyncSQL {
         FROM target t FULL JOIN current c ON c.user_id = t.user_db AND c.school_id = t.school_db
         WHERE NOT (t.user_clever IS NULL AND c.deleted_at IS NOT NULL)
         """,
+        "ANALYZE p_memberships",
         """
         UPDATE p_users SET fields = coalesce(fields, '{}') || '{schools}'::text[],
             action = CASE WHEN action = 'unchanged' THEN 'update' ELSE action END
@@ -319,6 +324,7 @@ enum SyncSQL {
         CREATE TEMP TABLE c_sections AS
         SELECT DISTINCT ON (clever_id) clever_id, district, school, name FROM stg_sections ORDER BY clever_id, seq
         """,
+        "ANALYZE c_sections",
         """
         INSERT INTO f (code, severity, object_kind, object_id, message)
         SELECT 'record.other_district', 'error', 'classroom', clever_id,
@@ -362,6 +368,7 @@ enum SyncSQL {
         WHERE d.account_id = $account::bigint AND d.deleted_at IS NULL AND ($first OR d.source = 'clever')
             AND NOT EXISTS (SELECT 1 FROM t_classrooms t WHERE t.clever_id = d.clever_id)
         """,
+        "ANALYZE p_classrooms",
     ]
 
     /// Rules 3, 4 and 14 for enrollments. A member qualifies as a student only in a classroom of the
@@ -433,6 +440,7 @@ enum SyncSQL {
         FROM t_enrollments t FULL JOIN current c ON c.section = t.section AND c.user_clever = t.user_id
         WHERE NOT (t.section IS NULL AND (c.deleted_at IS NOT NULL OR NOT ($first OR c.source = 'clever')))
         """,
+        "ANALYZE p_enrollments",
     ]
 
     /// Rows per kind and action, students and staff told apart by role.
