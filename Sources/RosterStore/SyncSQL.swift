@@ -9,11 +9,15 @@
 /// Parameters are named (`$account::bigint`, `$district`, ...) and bound by `PostgresConnection.run(_:_:)`, which
 /// turns them into positional parameters: values never travel inside the SQL text.
 enum SyncSQL {
-    /// Raised for the session before the first temp table: temp tables live in local buffers, and the
-    /// default 8 MB would spill a large district's staging to disk.
+    /// Set for the session before the first temp table. Temp tables live in local buffers, and the default
+    /// 8 MB would spill a large district's staging to disk. The plan's hash joins and aggregates hold a whole
+    /// district's enrollments (6 million rows for a million students), and 64 MB made them spill in batches.
+    /// JIT is off: it compiled each large plan statement again for a few hundred milliseconds, and these
+    /// statements are scans and hash joins that spend their time in I/O and hashing, not in expressions.
     static let sessionSettings = [
-        "SET temp_buffers = '256MB'",
-        "SET work_mem = '64MB'",
+        "SET temp_buffers = '512MB'",
+        "SET work_mem = '256MB'",
+        "SET jit = off",
     ]
 
     static let stagingTables = [
