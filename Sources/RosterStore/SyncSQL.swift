@@ -380,48 +380,53 @@ enum SyncSQL {
     /// user) pair qualifies at most once and needs no further dedupe.
     static let enrollments = [
         """
-        CREATE TEMP TABLE c_members AS
-        SELECT DISTINCT m.section, m.user_id, m.role, c.school
-        FROM stg_members m JOIN t_classrooms c ON c.clever_id = m.section
-        """,
-        "ANALYZE c_members",
-        """
         CREATE TEMP TABLE k_users AS
         SELECT clever_id, role, schools[1] AS school FROM p_users WHERE action <> 'delete'
         """,
         "ANALYZE k_users",
+        // One pass joins every member with its classroom and with the user Clever shared and this sync
+        // rosters (c_users and k_users hold one row per Clever id, so the left joins add no rows); the
+        // findings and the enrollments below only filter it. Joining the members again for each of them cost
+        // two more hash joins over all of a district's enrollments.
+        """
+        CREATE TEMP TABLE c_members AS
+        SELECT m.section, m.user_id, m.role, c.school, u.clever_id IS NOT NULL AS known, k.role AS user_role,
+            k.school AS user_school
+        FROM (SELECT DISTINCT section, user_id, role FROM stg_members) m
+        JOIN t_classrooms c ON c.clever_id = m.section
+        LEFT JOIN c_users u ON u.clever_id = m.user_id
+        LEFT JOIN k_users k ON k.clever_id = m.user_id
+        """,
         """
         INSERT INTO f (code, severity, object_kind, object_id, message)
-        SELECT CASE WHEN u.clever_id IS NULL THEN 'enrollment.unknown_user'
-                    WHEN m.role = 'student' AND k.role = 'student' THEN 'student.cross_school_enrollment_dropped'
+        SELECT CASE WHEN NOT m.known THEN 'enrollment.unknown_user'
+                    WHEN m.role = 'student' AND m.user_role = 'student' THEN 'student.cross_school_enrollment_dropped'
                     ELSE 'enrollment.role_mismatch' END,
-            CASE WHEN u.clever_id IS NULL THEN 'error'
-                 WHEN m.role = 'student' AND k.role = 'student' THEN 'info'
+            CASE WHEN NOT m.known THEN 'error'
+                 WHEN m.role = 'student' AND m.user_role = 'student' THEN 'info'
                  ELSE 'warning' END,
             'user', m.user_id,
-            CASE WHEN u.clever_id IS NULL
+            CASE WHEN NOT m.known
                     THEN 'classroom ' || m.section || ' lists a user Clever did not share; enrollment left out'
-                 WHEN m.role = 'student' AND k.role = 'student'
+                 WHEN m.role = 'student' AND m.user_role = 'student'
                     THEN 'enrollment in classroom ' || m.section || ' of school ' || m.school
-                        || ' dropped: the student belongs to school ' || k.school
+                        || ' dropped: the student belongs to school ' || m.user_school
                  WHEN m.role = 'student'
                     THEN 'classroom ' || m.section || ' lists this staff member as a student; not enrolled as one'
                  ELSE 'classroom ' || m.section || ' lists this student as a teacher; not enrolled as one' END
         FROM c_members m
-        LEFT JOIN c_users u ON u.clever_id = m.user_id
-        LEFT JOIN k_users k ON k.clever_id = m.user_id
-        WHERE u.clever_id IS NULL
-            OR (m.role = 'student' AND k.role = 'student' AND k.school <> m.school)
-            OR (m.role = 'student' AND k.role <> 'student')
-            OR (m.role = 'teacher' AND k.role = 'student')
+        WHERE NOT m.known
+            OR (m.role = 'student' AND m.user_role = 'student' AND m.user_school <> m.school)
+            OR (m.role = 'student' AND m.user_role <> 'student')
+            OR (m.role = 'teacher' AND m.user_role = 'student')
         ORDER BY m.user_id, m.section
         """,
         """
         CREATE TEMP TABLE t_enrollments AS
-        SELECT m.section, m.user_id, CASE WHEN k.role = 'student' THEN 'student' ELSE 'teacher' END AS role
-        FROM c_members m JOIN k_users k ON k.clever_id = m.user_id
-        WHERE (m.role = 'student' AND k.role = 'student' AND k.school = m.school)
-            OR (m.role = 'teacher' AND k.role <> 'student')
+        SELECT m.section, m.user_id, CASE WHEN m.user_role = 'student' THEN 'student' ELSE 'teacher' END AS role
+        FROM c_members m
+        WHERE (m.role = 'student' AND m.user_role = 'student' AND m.user_school = m.school)
+            OR (m.role = 'teacher' AND m.user_role <> 'student')
         """,
         "ANALYZE t_enrollments",
         """
