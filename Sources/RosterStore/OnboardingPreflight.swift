@@ -228,21 +228,8 @@ struct PreflightRun {
         ).map { SharedSchool(cleverID: try $0.string("clever_id"), name: try $0.optionalString("name")) }
     }
 
-    /// The sync's plan, statement by statement in the order `SyncRun` runs them.
-    ///
-    /// TODO: `SyncRun.plan()` is private, so its order is repeated here; if the sync gains a planning step,
-    /// add it here too (or let the sync expose its planner) so preflight keeps agreeing with it.
     private func plan(_ values: [String: (any PostgresBindable)?], first: Bool) throws {
-        for statement in SyncSQL.schools { try connection.run(statement, values) }
-        for statement in SyncSQL.users { try connection.run(statement, values) }
-        try connection.run(SyncSQL.matchUsers, values)
-        if first { try connection.run(SyncSQL.linkNativeUsers, values) }
-        for statement in SyncSQL.usernames { try connection.run(statement, values) }
-        for statement in SyncSQL.planUsers { try connection.run(statement, values) }
-        for statement in SyncSQL.planMemberships { try connection.run(statement, values) }
-        try connection.run(SyncSQL.planSchools, values)
-        for statement in SyncSQL.classrooms { try connection.run(statement, values) }
-        for statement in SyncSQL.enrollments { try connection.run(statement, values) }
+        try SyncPlanner.plan(connection, values, first: first, logger: nil)
     }
 
     private func readCounts() throws -> [String: KindCounts] {

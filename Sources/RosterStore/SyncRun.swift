@@ -55,7 +55,7 @@ final class SyncRun {
         timings[SyncPhase.plan.rawValue] = Date().timeIntervalSince(planStarted)
         try options.faultInjection?(.planned)
 
-        let outcome = try decide(guarded: guarded)
+        let outcome = try decide(guarded: guarded, counts)
         return try finish(outcome, counts)
     }
 
@@ -100,16 +100,7 @@ final class SyncRun {
     }
 
     private func plan() throws {
-        for statement in SyncSQL.schools { try connection.run(statement, values) }
-        for statement in SyncSQL.users { try connection.run(statement, values) }
-        try connection.run(SyncSQL.matchUsers, values)
-        if isFirstSync { try connection.run(SyncSQL.linkNativeUsers, values) }
-        for statement in SyncSQL.usernames { try connection.run(statement, values) }
-        for statement in SyncSQL.planUsers { try connection.run(statement, values) }
-        for statement in SyncSQL.planMemberships { try connection.run(statement, values) }
-        try connection.run(SyncSQL.planSchools, values)
-        for statement in SyncSQL.classrooms { try connection.run(statement, values) }
-        for statement in SyncSQL.enrollments { try connection.run(statement, values) }
+        try SyncPlanner.plan(connection, values, first: isFirstSync, logger: logger)
     }
 
     private func readCounts() throws -> [RosterKind: KindCounts] {
@@ -204,7 +195,7 @@ final class SyncRun {
 
     // MARK: - Decide and record
 
-    private func decide(guarded: Bool) throws -> SyncOutcome {
+    private func decide(guarded: Bool, _ counts: [RosterKind: KindCounts]) throws -> SyncOutcome {
         if options.dryRun { return .dryRun }
         if licenseOverage != nil {
             try connection.run(
@@ -220,6 +211,10 @@ final class SyncRun {
         }
         let applyStarted = Date()
         try SyncApplier.apply(connection, accountID: district.accountID, runID: runID, fault: options.faultInjection)
+        let written = counts.values.reduce(0) { $0 + $1.created + $1.updated + $1.softDeleted + $1.restored }
+        if isFirstSync || written >= SyncApplier.analyzeAfterRows {
+            try SyncApplier.analyzeRosterTables(connection)
+        }
         timings[SyncPhase.apply.rawValue] = Date().timeIntervalSince(applyStarted)
         return .completed
     }
@@ -274,6 +269,18 @@ final class SyncRun {
 
 /// Applies a plan held in the `p_*` temp tables, in one transaction.
 enum SyncApplier {
+    /// Rows written by one run above which the roster tables are analyzed after it.
+    static let analyzeAfterRows = 50_000
+
+    /// Refreshes the statistics of the shared roster tables after a run that wrote many rows, above all a
+    /// district's first sync. Autovacuum gets there within a minute or so, but a resync that starts before
+    /// it plans against statistics in which the district has no rows: the planner then expects a few hundred
+    /// of the district's users and runs its anti joins as nested loops, which on 100,000 users did not
+    /// finish in ten minutes. Runs after the commit, so the apply's locks are not held any longer for it.
+    static func analyzeRosterTables(_ connection: PostgresConnection) throws {
+        try connection.execute("ANALYZE schools, classrooms, users, user_schools, enrollments")
+    }
+
     static func apply(
         _ connection: PostgresConnection, accountID: Int, runID: String,
         fault: (@Sendable (SyncCheckpoint) throws -> Void)?

@@ -9,11 +9,15 @@
 /// Parameters are named (`$account::bigint`, `$district`, ...) and bound by `PostgresConnection.run(_:_:)`, which
 /// turns them into positional parameters: values never travel inside the SQL text.
 enum SyncSQL {
-    /// Raised for the session before the first temp table: temp tables live in local buffers, and the
-    /// default 8 MB would spill a large district's staging to disk.
+    /// Set for the session before the first temp table. Temp tables live in local buffers, and the default
+    /// 8 MB would spill a large district's staging to disk. The plan's hash joins and aggregates hold a whole
+    /// district's enrollments (6 million rows for a million students), and 64 MB made them spill in batches.
+    /// JIT is off: it compiled each large plan statement again for a few hundred milliseconds, and these
+    /// statements are scans and hash joins that spend their time in I/O and hashing, not in expressions.
     static let sessionSettings = [
-        "SET temp_buffers = '256MB'",
-        "SET work_mem = '64MB'",
+        "SET temp_buffers = '512MB'",
+        "SET work_mem = '256MB'",
+        "SET jit = off",
     ]
 
     static let stagingTables = [
@@ -71,6 +75,7 @@ enum SyncSQL {
         CREATE TEMP TABLE c_schools AS
         SELECT DISTINCT ON (clever_id) clever_id, district, name FROM stg_schools ORDER BY clever_id, seq
         """,
+        "ANALYZE c_schools",
         """
         INSERT INTO f (code, severity, object_kind, object_id, message)
         SELECT 'record.other_district', 'error', 'school', clever_id,
@@ -82,6 +87,7 @@ enum SyncSQL {
         SELECT clever_id, coalesce(nullif(name, ''), clever_id) AS name FROM c_schools
         WHERE coalesce(district, $district) = $district AND ($approved::text[] IS NULL OR clever_id = ANY ($approved::text[]))
         """,
+        "ANALYZE t_schools",
         """
         INSERT INTO f (code, severity, object_kind, object_id, message)
         SELECT 'school.not_approved', 'info', 'school', clever_id,
@@ -199,6 +205,7 @@ enum SyncSQL {
             AND EXISTS (SELECT 1 FROM m_users m WHERE lower(m.wanted) = lower(d.username))
         GROUP BY 1
         """,
+        "ANALYZE held_names",
         """
         CREATE TEMP TABLE n_users AS
         SELECT m.*, d.username AS db_username, h.holder,
@@ -211,6 +218,7 @@ enum SyncSQL {
         WINDOW w AS (PARTITION BY lower(m.wanted)
                      ORDER BY (d.id IS NOT NULL AND lower(d.username) = lower(m.wanted)) DESC, m.clever_id)
         """,
+        "ANALYZE n_users",
         """
         INSERT INTO f (code, severity, object_kind, object_id, message)
         SELECT 'username.empty', 'warning', 'user', clever_id,
@@ -290,6 +298,7 @@ enum SyncSQL {
         FROM target t FULL JOIN current c ON c.user_id = t.user_db AND c.school_id = t.school_db
         WHERE NOT (t.user_clever IS NULL AND c.deleted_at IS NOT NULL)
         """,
+        "ANALYZE p_memberships",
         """
         UPDATE p_users SET fields = coalesce(fields, '{}') || '{schools}'::text[],
             action = CASE WHEN action = 'unchanged' THEN 'update' ELSE action END
@@ -319,6 +328,7 @@ enum SyncSQL {
         CREATE TEMP TABLE c_sections AS
         SELECT DISTINCT ON (clever_id) clever_id, district, school, name FROM stg_sections ORDER BY clever_id, seq
         """,
+        "ANALYZE c_sections",
         """
         INSERT INTO f (code, severity, object_kind, object_id, message)
         SELECT 'record.other_district', 'error', 'classroom', clever_id,
@@ -362,6 +372,7 @@ enum SyncSQL {
         WHERE d.account_id = $account::bigint AND d.deleted_at IS NULL AND ($first OR d.source = 'clever')
             AND NOT EXISTS (SELECT 1 FROM t_classrooms t WHERE t.clever_id = d.clever_id)
         """,
+        "ANALYZE p_classrooms",
     ]
 
     /// Rules 3, 4 and 14 for enrollments. A member qualifies as a student only in a classroom of the
@@ -369,48 +380,53 @@ enum SyncSQL {
     /// user) pair qualifies at most once and needs no further dedupe.
     static let enrollments = [
         """
-        CREATE TEMP TABLE c_members AS
-        SELECT DISTINCT m.section, m.user_id, m.role, c.school
-        FROM stg_members m JOIN t_classrooms c ON c.clever_id = m.section
-        """,
-        "ANALYZE c_members",
-        """
         CREATE TEMP TABLE k_users AS
         SELECT clever_id, role, schools[1] AS school FROM p_users WHERE action <> 'delete'
         """,
         "ANALYZE k_users",
+        // One pass joins every member with its classroom and with the user Clever shared and this sync
+        // rosters (c_users and k_users hold one row per Clever id, so the left joins add no rows); the
+        // findings and the enrollments below only filter it. Joining the members again for each of them cost
+        // two more hash joins over all of a district's enrollments.
+        """
+        CREATE TEMP TABLE c_members AS
+        SELECT m.section, m.user_id, m.role, c.school, u.clever_id IS NOT NULL AS known, k.role AS user_role,
+            k.school AS user_school
+        FROM (SELECT DISTINCT section, user_id, role FROM stg_members) m
+        JOIN t_classrooms c ON c.clever_id = m.section
+        LEFT JOIN c_users u ON u.clever_id = m.user_id
+        LEFT JOIN k_users k ON k.clever_id = m.user_id
+        """,
         """
         INSERT INTO f (code, severity, object_kind, object_id, message)
-        SELECT CASE WHEN u.clever_id IS NULL THEN 'enrollment.unknown_user'
-                    WHEN m.role = 'student' AND k.role = 'student' THEN 'student.cross_school_enrollment_dropped'
+        SELECT CASE WHEN NOT m.known THEN 'enrollment.unknown_user'
+                    WHEN m.role = 'student' AND m.user_role = 'student' THEN 'student.cross_school_enrollment_dropped'
                     ELSE 'enrollment.role_mismatch' END,
-            CASE WHEN u.clever_id IS NULL THEN 'error'
-                 WHEN m.role = 'student' AND k.role = 'student' THEN 'info'
+            CASE WHEN NOT m.known THEN 'error'
+                 WHEN m.role = 'student' AND m.user_role = 'student' THEN 'info'
                  ELSE 'warning' END,
             'user', m.user_id,
-            CASE WHEN u.clever_id IS NULL
+            CASE WHEN NOT m.known
                     THEN 'classroom ' || m.section || ' lists a user Clever did not share; enrollment left out'
-                 WHEN m.role = 'student' AND k.role = 'student'
+                 WHEN m.role = 'student' AND m.user_role = 'student'
                     THEN 'enrollment in classroom ' || m.section || ' of school ' || m.school
-                        || ' dropped: the student belongs to school ' || k.school
+                        || ' dropped: the student belongs to school ' || m.user_school
                  WHEN m.role = 'student'
                     THEN 'classroom ' || m.section || ' lists this staff member as a student; not enrolled as one'
                  ELSE 'classroom ' || m.section || ' lists this student as a teacher; not enrolled as one' END
         FROM c_members m
-        LEFT JOIN c_users u ON u.clever_id = m.user_id
-        LEFT JOIN k_users k ON k.clever_id = m.user_id
-        WHERE u.clever_id IS NULL
-            OR (m.role = 'student' AND k.role = 'student' AND k.school <> m.school)
-            OR (m.role = 'student' AND k.role <> 'student')
-            OR (m.role = 'teacher' AND k.role = 'student')
+        WHERE NOT m.known
+            OR (m.role = 'student' AND m.user_role = 'student' AND m.user_school <> m.school)
+            OR (m.role = 'student' AND m.user_role <> 'student')
+            OR (m.role = 'teacher' AND m.user_role = 'student')
         ORDER BY m.user_id, m.section
         """,
         """
         CREATE TEMP TABLE t_enrollments AS
-        SELECT m.section, m.user_id, CASE WHEN k.role = 'student' THEN 'student' ELSE 'teacher' END AS role
-        FROM c_members m JOIN k_users k ON k.clever_id = m.user_id
-        WHERE (m.role = 'student' AND k.role = 'student' AND k.school = m.school)
-            OR (m.role = 'teacher' AND k.role <> 'student')
+        SELECT m.section, m.user_id, CASE WHEN m.user_role = 'student' THEN 'student' ELSE 'teacher' END AS role
+        FROM c_members m
+        WHERE (m.role = 'student' AND m.user_role = 'student' AND m.user_school = m.school)
+            OR (m.role = 'teacher' AND m.user_role <> 'student')
         """,
         "ANALYZE t_enrollments",
         """
@@ -433,6 +449,7 @@ enum SyncSQL {
         FROM t_enrollments t FULL JOIN current c ON c.section = t.section AND c.user_clever = t.user_id
         WHERE NOT (t.section IS NULL AND (c.deleted_at IS NOT NULL OR NOT ($first OR c.source = 'clever')))
         """,
+        "ANALYZE p_enrollments",
     ]
 
     /// Rows per kind and action, students and staff told apart by role.

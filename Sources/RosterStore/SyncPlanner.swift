@@ -1,0 +1,43 @@
+import Foundation
+import PostgresClient
+import RosterSupport
+
+/// Runs the plan's SQL in order on the run's connection; shared by the sync and by onboarding's preflight,
+/// so the two always plan the same way.
+///
+/// Every temp table is analyzed as soon as it is filled (the analyses are among the statements):
+/// autovacuum never looks at temp tables, and without statistics the planner takes a 100,000-row table for
+/// a small one and picks nested loops that run for hours. Statements slower than a second are logged at
+/// debug level, with their first words only, to find the next slow step without a profiler.
+enum SyncPlanner {
+    static func plan(
+        _ connection: PostgresConnection, _ values: [String: (any PostgresBindable)?], first: Bool, logger: Logger?
+    ) throws {
+        func run(_ statements: [String]) throws {
+            for statement in statements {
+                let started = Date()
+                try connection.run(statement, values)
+                let seconds = Date().timeIntervalSince(started)
+                if seconds >= 1, let logger {
+                    logger.debug(
+                        "slow plan statement",
+                        metadata: ["sql.start": summary(statement), "sql.seconds": String(format: "%.2f", seconds)])
+                }
+            }
+        }
+        try run(SyncSQL.schools)
+        try run(SyncSQL.users)
+        try run([SyncSQL.matchUsers] + (first ? [SyncSQL.linkNativeUsers] : []) + ["ANALYZE m_users"])
+        try run(SyncSQL.usernames)
+        try run(SyncSQL.planUsers)
+        try run(SyncSQL.planMemberships)
+        try run([SyncSQL.planSchools, "ANALYZE p_schools"])
+        try run(SyncSQL.classrooms)
+        try run(SyncSQL.enrollments)
+    }
+
+    /// The statement's first 80 characters on one line: table names and the step, never a bind value.
+    private static func summary(_ statement: String) -> String {
+        String(statement.split(whereSeparator: \.isWhitespace).joined(separator: " ").prefix(80))
+    }
+}
