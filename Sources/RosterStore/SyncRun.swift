@@ -34,6 +34,7 @@ final class SyncRun {
         try staging.createTables()
         try fetch(source, into: staging)
         try options.faultInjection?(.staged)
+        logger.info("planning", metadata: ["sync.phase": "plan"])
 
         let planStarted = Date()
         isFirstSync = try connection.run(
@@ -64,6 +65,7 @@ final class SyncRun {
     private func fetch(_ source: any CleverDistrictSource, into staging: SyncStaging) throws {
         var stageSeconds = 0.0
         var stageFailure: (any Error)?
+        var batches = 0
         let fetchStarted = Date()
         do {
             _ = try source.fetchAll { batch in
@@ -73,6 +75,13 @@ final class SyncRun {
                 } catch {
                     stageFailure = error
                     throw error
+                }
+                batches += 1
+                // Progress for whoever watches the logs (scripts/demo shows the latest line).
+                if batches % 10 == 0 {
+                    logger.info(
+                        "fetched and staged \(batches) pages, \(staging.records) records",
+                        metadata: ["sync.phase": "fetch"])
                 }
                 stageSeconds += Date().timeIntervalSince(batchStarted)
             }
@@ -210,6 +219,7 @@ final class SyncRun {
             return .held
         }
         let applyStarted = Date()
+        logger.info("applying the plan in one transaction", metadata: ["sync.phase": "apply"])
         try SyncApplier.apply(connection, accountID: district.accountID, runID: runID, fault: options.faultInjection)
         let written = counts.values.reduce(0) { $0 + $1.created + $1.updated + $1.softDeleted + $1.restored }
         if isFirstSync || written >= SyncApplier.analyzeAfterRows {
