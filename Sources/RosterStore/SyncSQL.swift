@@ -474,6 +474,9 @@ enum SyncSQL {
 
     // MARK: - Apply (one transaction)
 
+    /// The inserts come in the order of the index they fill most: a first sync inserts millions of rows, and
+    /// in key order each btree grows at its right edge, where inserting in the hash join's order touched a
+    /// random leaf page per row, far more pages than shared_buffers holds, each written again to the WAL.
     static let apply = [
         "INSERT INTO schools (account_id, clever_id, source, name) SELECT $account::bigint, clever_id, 'clever', name "
             + "FROM p_schools WHERE action = 'create'",
@@ -490,6 +493,7 @@ enum SyncSQL {
         SELECT $account::bigint, s.id, p.clever_id, 'clever', p.name
         FROM p_classrooms p JOIN schools s ON s.account_id = $account::bigint AND s.clever_id = p.school
         WHERE p.action = 'create'
+        ORDER BY p.clever_id
         """,
         """
         UPDATE classrooms d SET name = p.name, school_id = s.id, source = 'clever', deleted_at = NULL,
@@ -521,6 +525,7 @@ enum SyncSQL {
         INSERT INTO users (account_id, clever_id, source, role, username, grade, first_name, last_name)
         SELECT $account::bigint, clever_id, 'clever', role, username, grade, first_name, last_name
         FROM p_users WHERE action = 'create'
+        ORDER BY clever_id
         """,
         """
         INSERT INTO user_schools (user_id, school_id, account_id, source)
@@ -529,6 +534,7 @@ enum SyncSQL {
         JOIN users u ON u.account_id = $account::bigint AND u.clever_id = p.user_clever
         JOIN schools s ON s.account_id = $account::bigint AND s.clever_id = p.school_clever
         WHERE p.action = 'create'
+        ORDER BY u.id, s.id
         """,
         """
         UPDATE user_schools d
@@ -543,6 +549,7 @@ enum SyncSQL {
         JOIN classrooms c ON c.account_id = $account::bigint AND c.clever_id = p.section
         JOIN users u ON u.account_id = $account::bigint AND u.clever_id = p.user_clever
         WHERE p.action = 'create'
+        ORDER BY c.id, u.id
         """,
         """
         UPDATE enrollments d
