@@ -40,6 +40,11 @@ public struct CleverConfiguration: Sendable {
     /// With at least this many schools, students and sections are read school by school, several cursors
     /// at once; below it, one district-wide cursor each. Defaults to 2.
     public var schoolSplitMinimum = 2
+    /// With more schools than this, students and sections are read district-wide again: each school costs
+    /// at least two requests of the token's 1,200 a minute, so a district of 1,600 schools would spend
+    /// nearly three minutes on the budget alone, where district-wide pages of 10,000 need a few dozen
+    /// requests. Defaults to 64.
+    public var schoolSplitMaximum = 64
     /// Connect and request timeouts. Defaults to 10 s to connect and 120 s per request.
     public var http = HTTPClient.Configuration(connectTimeout: 10, timeout: 120)
 

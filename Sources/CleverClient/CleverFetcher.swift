@@ -8,7 +8,7 @@ import RosterSupport
 /// The district is split into cursors that are paged at once on `maxConnections` threads, each with its
 /// own connection: districts, schools, terms, and users per role (`/v3.0/users?role=...`; contacts only
 /// when asked for, since the roster ignores them). Once the schools are in, students and sections follow:
-/// with at least `schoolSplitMinimum` schools, one cursor per school for each
+/// with `schoolSplitMinimum` to `schoolSplitMaximum` schools, one cursor per school for each
 /// (`/v3.0/schools/{id}/users?role=student`, `/v3.0/schools/{id}/sections`), else one district-wide
 /// cursor each. Sections of different schools are disjoint, but a student listed in several schools
 /// arrives once per school (and a teacher who is also staff once per role): consumers dedupe by id.
@@ -80,7 +80,10 @@ public struct CleverFetcher: CleverDistrictSource, Sendable {
 
     /// Students and sections, once the schools are known.
     private func schoolCursors(_ schools: [String]) -> [CleverCursor] {
-        guard schools.count >= configuration.schoolSplitMinimum else {
+        guard
+            (configuration.schoolSplitMinimum...max(configuration.schoolSplitMinimum, configuration.schoolSplitMaximum))
+                .contains(schools.count)
+        else {
             return [
                 CleverCursor(kind: .users, name: "users.student", path: "/v3.0/users?role=student"),
                 CleverCursor(kind: .sections, name: "sections", path: "/v3.0/sections"),
