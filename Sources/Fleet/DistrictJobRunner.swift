@@ -44,18 +44,13 @@ public struct DistrictJobRunner: JobRunner {
     }
 
     private func outcome(of report: SyncReport, _ stats: CleverFetchStats) -> JobOutcome {
-        let event: SyncEvent.Kind
         var reason = report.reason
-        switch report.outcome {
-        case .completed, .dryRun, .running, .discarded: event = .completed
-        case .held: event = .held
-        case .overLicense:
-            event = .blocked
+        if report.outcome == .overLicense {
             reason = reason ?? "over the license count by \(report.licenseOverage ?? 0) students"
-        case .failed: event = .failed
         }
         return JobOutcome(
-            event: event, outcome: report.outcome.rawValue, report: report, pages: stats.pages,
+            event: SyncEvent.Kind(outcome: report.outcome.rawValue), outcome: report.outcome.rawValue, report: report,
+            pages: stats.pages,
             requests: stats.requests, reason: reason)
     }
 

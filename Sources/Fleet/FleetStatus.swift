@@ -106,7 +106,4 @@ public struct FleetStatus: Codable, Sendable {
         }
     }
 
-    private func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
-    }
 }

@@ -57,7 +57,4 @@ public final class Monitor {
         pad("err/warn/info", 11), pad("duration", 9), "reason",
     ].joined(separator: "  ")
 
-    private static func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
-    }
 }

@@ -271,15 +271,9 @@ public final class Worker: @unchecked Sendable {
             try? SyncRunStore(databaseURL: configuration.databaseURL).report(runID: $0)
         }
         let outcome = record.outcome ?? record.state
-        let kind: SyncEvent.Kind
-        switch outcome {
-        case "completed", "dry_run": kind = .completed
-        case "held": kind = .held
-        case "failed": kind = .failed
-        default: kind = .blocked
-        }
         let event = makeEvent(
-            job, JobOutcome(event: kind, outcome: outcome, report: report, reason: record.error),
+            job,
+            JobOutcome(event: SyncEvent.Kind(outcome: outcome), outcome: outcome, report: report, reason: record.error),
             attempt: record.attempt, started: started)
         do {
             try publisher.publish(event)

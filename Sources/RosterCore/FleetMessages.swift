@@ -63,6 +63,18 @@ public struct SyncEvent: Codable, Sendable, Equatable {
         case completed, failed, held, blocked
 
         public var routingKey: String { "sync.\(rawValue)" }
+
+        /// The event a job's outcome (`SyncEvent.outcome`) is reported by: applied or computed runs
+        /// complete, held runs are held, failures fail, and everything that stops a district until someone
+        /// acts (`over_license`, `revoked`, `paused`, `not_connected`) is blocked.
+        public init(outcome: String) {
+            switch outcome {
+            case "completed", "dry_run", "running", "discarded": self = .completed
+            case "held": self = .held
+            case "failed": self = .failed
+            default: self = .blocked
+            }
+        }
     }
 
     public struct FindingSummary: Codable, Sendable, Equatable {

@@ -24,4 +24,14 @@ final class FleetMessagesTests: XCTestCase {
         XCTAssertEqual(event.event.routingKey, "sync.held")
         XCTAssertEqual(try FleetJSON.decode(SyncEvent.self, from: FleetJSON.encode(event)), event)
     }
+
+    func testEachOutcomeIsReportedByItsEvent() {
+        let outcomes = ["completed", "dry_run", "held", "failed", "over_license", "revoked", "paused", "not_connected"]
+        XCTAssertEqual(
+            outcomes.map { SyncEvent.Kind(outcome: $0).routingKey },
+            [
+                "sync.completed", "sync.completed", "sync.held", "sync.failed", "sync.blocked", "sync.blocked",
+                "sync.blocked", "sync.blocked",
+            ])
+    }
 }
