@@ -121,7 +121,7 @@ public final class DistrictSyncer {
                     WHERE s.run_id = $run::bigint AND s.kind = $kind
                     """, ["run": Int(runID), "kind": table])
             }
-            try SyncApplier.apply(connection, accountID: district.accountID, runID: runID, fault: nil)
+            try SyncApplier.apply(connection, accountID: district.accountID, runID: runID, fault: nil, logger: logger)
             let seconds = Date().timeIntervalSince(started)
             try connection.run(
                 """

@@ -90,7 +90,7 @@ public final class RosterExport {
             SELECT json_build_object('classroom', c.clever_id, 'user', u.clever_id, 'role', e.role,
                                      'active', e.deleted_at IS NULL)::text AS item
             FROM enrollments e JOIN classrooms c ON c.id = e.classroom_id JOIN users u ON u.id = e.user_id
-            WHERE e.account_id = $account::bigint ORDER BY c.clever_id COLLATE "C", u.clever_id COLLATE "C"
+            WHERE c.account_id = $account::bigint ORDER BY c.clever_id COLLATE "C", u.clever_id COLLATE "C"
             """
         ),
     ]

@@ -220,7 +220,7 @@ final class SyncRun {
         }
         let applyStarted = Date()
         logger.info("applying the plan in one transaction", metadata: ["sync.phase": "apply"])
-        try SyncApplier.apply(connection, accountID: district.accountID, runID: runID, fault: options.faultInjection)
+        try SyncApplier.apply(connection, accountID: district.accountID, runID: runID, fault: options.faultInjection, logger: logger)
         let written = counts.values.reduce(0) { $0 + $1.created + $1.updated + $1.softDeleted + $1.restored }
         if isFirstSync || written >= SyncApplier.analyzeAfterRows {
             try SyncApplier.analyzeRosterTables(connection)
@@ -293,11 +293,11 @@ enum SyncApplier {
 
     static func apply(
         _ connection: PostgresConnection, accountID: Int, runID: String,
-        fault: (@Sendable (SyncCheckpoint) throws -> Void)?
+        fault: (@Sendable (SyncCheckpoint) throws -> Void)?, logger: Logger?
     ) throws {
         try connection.transaction {
             for (index, statement) in SyncSQL.apply.enumerated() {
-                try connection.run(statement, ["account": accountID])
+                try SyncPlanner.runLogged(connection, [statement], ["account": accountID], logger: logger)
                 if index == 2 { try fault?(.applying) }
             }
             try connection.run(SyncSQL.journal, ["account": accountID, "run": Int(runID)])

@@ -6,6 +6,11 @@
 /// as UNLOGGED tables do. Autovacuum never analyzes temp tables, so the sync runs `ANALYZE` itself after
 /// loading them.
 ///
+/// Rows the sync creates get their ids in the plan, from their table's sequence, so every later step (the
+/// enrollments of new users and classrooms, the apply's inserts) works with bigint ids and never looks a row
+/// up again by Clever id. A plan that is not applied (dry run, preflight, a discarded held run) leaves a gap
+/// in the sequences, which nothing relies on.
+///
 /// Parameters are named (`$account::bigint`, `$district`, ...) and bound by `PostgresConnection.run(_:_:)`, which
 /// turns them into positional parameters: values never travel inside the SQL text.
 enum SyncSQL {
@@ -64,6 +69,13 @@ enum SyncSQL {
     ]
 
     static let planTableNames = ["p_schools", "p_classrooms", "p_users", "p_memberships", "p_enrollments"]
+
+    /// Run before `analyzeStaging` when a section came more than once: its members were staged each time.
+    static let distinctMembers = [
+        "CREATE TEMP TABLE stg_members_distinct AS SELECT DISTINCT section, user_id, role FROM stg_members",
+        "DROP TABLE stg_members",
+        "ALTER TABLE stg_members_distinct RENAME TO stg_members",
+    ]
 
     static let analyzeStaging = [
         "ANALYZE stg_schools", "ANALYZE stg_sections", "ANALYZE stg_members", "ANALYZE stg_users",
@@ -242,7 +254,8 @@ enum SyncSQL {
         """
         INSERT INTO p_users (clever_id, db_id, role, username, grade, first_name, last_name, schools, linked,
                              action, fields)
-        SELECT n.clever_id, n.db_id, n.role, x.username, n.grade, n.first_name, n.last_name, n.schools, n.linked,
+        SELECT n.clever_id, coalesce(n.db_id, nextval('users_id_seq')), n.role, x.username, n.grade, n.first_name,
+            n.last_name, n.schools, n.linked,
             CASE WHEN n.db_id IS NULL THEN 'create'
                  WHEN d.deleted_at IS NOT NULL THEN 'restore'
                  WHEN n.linked OR (d.role, d.username, d.grade, d.first_name, d.last_name)
@@ -279,16 +292,14 @@ enum SyncSQL {
         """
         INSERT INTO p_memberships (user_clever, user_db, school_clever, school_db, action)
         WITH target AS (
-            SELECT p.clever_id AS user_clever, p.db_id AS user_db, s.school AS school_clever, sc.id AS school_db
+            SELECT p.clever_id AS user_clever, p.db_id AS user_db, s.school AS school_clever, sc.db_id AS school_db
             FROM p_users p
             CROSS JOIN LATERAL unnest(p.schools) AS s (school)
-            LEFT JOIN schools sc ON sc.account_id = $account::bigint AND sc.clever_id = s.school
+            JOIN p_schools sc ON sc.clever_id = s.school AND sc.action <> 'delete'
             WHERE p.action <> 'delete'
         ), current AS (
             SELECT us.user_id, us.school_id, us.deleted_at
-            FROM user_schools us
-            WHERE us.account_id = $account::bigint
-                AND EXISTS (SELECT 1 FROM p_users p WHERE p.db_id = us.user_id AND p.action <> 'delete')
+            FROM user_schools us JOIN p_users p ON p.db_id = us.user_id AND p.action <> 'delete'
         )
         SELECT t.user_clever, coalesce(t.user_db, c.user_id), t.school_clever, coalesce(t.school_db, c.school_id),
             CASE WHEN c.user_id IS NULL THEN 'create'
@@ -309,7 +320,7 @@ enum SyncSQL {
 
     static let planSchools = """
         INSERT INTO p_schools (clever_id, db_id, name, action, fields)
-        SELECT t.clever_id, d.id, t.name,
+        SELECT t.clever_id, coalesce(d.id, nextval('schools_id_seq')), t.name,
             CASE WHEN d.id IS NULL THEN 'create'
                  WHEN d.deleted_at IS NOT NULL THEN 'restore'
                  WHEN d.name IS DISTINCT FROM t.name THEN 'update'
@@ -355,7 +366,7 @@ enum SyncSQL {
         "ANALYZE t_classrooms",
         """
         INSERT INTO p_classrooms (clever_id, db_id, school, name, action, fields)
-        SELECT t.clever_id, d.id, t.school, t.name,
+        SELECT t.clever_id, coalesce(d.id, nextval('classrooms_id_seq')), t.school, t.name,
             CASE WHEN d.id IS NULL THEN 'create'
                  WHEN d.deleted_at IS NOT NULL THEN 'restore'
                  WHEN (d.name, ds.clever_id) IS DISTINCT FROM (t.name, t.school) THEN 'update'
@@ -378,23 +389,38 @@ enum SyncSQL {
     /// Rules 3, 4 and 14 for enrollments. A member qualifies as a student only in a classroom of the
     /// student's own school, and as a teacher only when rostered as a non-student, so each (classroom,
     /// user) pair qualifies at most once and needs no further dedupe.
+    ///
+    /// Enrollments are the bulk of a district (six per student), so this step is built around one pass
+    /// over the members and one comparison with the stored rows by database ids:
+    /// - `k_users` and `k_classrooms` give each rostered Clever id what the members need (role, school and
+    ///   database id) in one narrow row, so every member is joined twice, not four times;
+    /// - the comparison with `enrollments` is a join on the two bigint ids of the primary key, without
+    ///   joining the stored rows to `classrooms` and `users` to find their Clever ids;
+    /// - `p_enrollments` keeps only the changes; the unchanged rows are counted into `p_unchanged`.
     static let enrollments = [
         """
         CREATE TEMP TABLE k_users AS
-        SELECT clever_id, role, schools[1] AS school FROM p_users WHERE action <> 'delete'
+        SELECT clever_id, role, schools[1] AS school, db_id FROM p_users WHERE action <> 'delete'
         """,
         "ANALYZE k_users",
-        // One pass joins every member with its classroom and with the user Clever shared and this sync
-        // rosters (c_users and k_users hold one row per Clever id, so the left joins add no rows); the
-        // findings and the enrollments below only filter it. Joining the members again for each of them cost
-        // two more hash joins over all of a district's enrollments.
+        """
+        CREATE TEMP TABLE k_classrooms AS
+        SELECT clever_id, school, db_id FROM p_classrooms WHERE action <> 'delete'
+        """,
+        "ANALYZE k_classrooms",
+        // One pass joins every member with its classroom and with the user this sync rosters (k_users holds
+        // one row per Clever id, so the left join adds no rows); the findings and the enrollments below only
+        // filter it. Only the members who are not rostered are looked up among all the users Clever shared
+        // (contacts and left-out users included), which is twice as many rows to hash.
         """
         CREATE TEMP TABLE c_members AS
-        SELECT m.section, m.user_id, m.role, c.school, u.clever_id IS NOT NULL AS known, k.role AS user_role,
-            k.school AS user_school
-        FROM (SELECT DISTINCT section, user_id, role FROM stg_members) m
-        JOIN t_classrooms c ON c.clever_id = m.section
-        LEFT JOIN c_users u ON u.clever_id = m.user_id
+        SELECT m.section, m.user_id, m.role, c.school, c.db_id AS classroom_db,
+            k.clever_id IS NOT NULL OR m.user_id IN (SELECT clever_id FROM c_users) AS known,
+            k.role AS user_role, k.school AS user_school, k.db_id AS user_db,
+            (m.role = 'student' AND k.role = 'student' AND k.school = c.school)
+                OR (m.role = 'teacher' AND k.role <> 'student') AS qualifies
+        FROM stg_members m
+        JOIN k_classrooms c ON c.clever_id = m.section
         LEFT JOIN k_users k ON k.clever_id = m.user_id
         """,
         """
@@ -422,34 +448,38 @@ enum SyncSQL {
         ORDER BY m.user_id, m.section
         """,
         """
-        CREATE TEMP TABLE t_enrollments AS
-        SELECT m.section, m.user_id, CASE WHEN m.user_role = 'student' THEN 'student' ELSE 'teacher' END AS role
-        FROM c_members m
-        WHERE (m.role = 'student' AND m.user_role = 'student' AND m.user_school = m.school)
-            OR (m.role = 'teacher' AND m.user_role <> 'student')
-        """,
-        "ANALYZE t_enrollments",
-        """
         INSERT INTO p_enrollments (section, user_clever, role, classroom_id, user_db, action)
-        WITH current AS (
-            SELECT e.classroom_id, e.user_id, e.role, e.deleted_at, e.source, c.clever_id AS section,
-                u.clever_id AS user_clever
-            FROM enrollments e
-            JOIN classrooms c ON c.id = e.classroom_id
-            JOIN users u ON u.id = e.user_id
-            WHERE e.account_id = $account::bigint
+        WITH target AS (
+            SELECT m.section, m.user_id, m.classroom_db, m.user_db,
+                CASE WHEN m.user_role = 'student' THEN 'student' ELSE 'teacher' END AS role
+            FROM c_members m WHERE m.qualifies
+        ), current AS (
+            SELECT e.classroom_id, e.user_id, e.role, e.deleted_at, e.source
+            FROM enrollments e JOIN classrooms k ON k.id = e.classroom_id
+            WHERE k.account_id = $account::bigint
         )
-        SELECT coalesce(t.section, c.section), coalesce(t.user_id, c.user_clever), t.role, c.classroom_id,
-            c.user_id,
+        SELECT t.section, t.user_id, t.role, coalesce(c.classroom_id, t.classroom_db), coalesce(c.user_id, t.user_db),
             CASE WHEN c.classroom_id IS NULL THEN 'create'
                  WHEN t.section IS NULL THEN 'delete'
                  WHEN c.deleted_at IS NOT NULL THEN 'restore'
-                 WHEN c.role <> t.role THEN 'update'
-                 ELSE 'unchanged' END
-        FROM t_enrollments t FULL JOIN current c ON c.section = t.section AND c.user_clever = t.user_id
+                 ELSE 'update' END
+        FROM target t FULL JOIN current c ON c.classroom_id = t.classroom_db AND c.user_id = t.user_db
         WHERE NOT (t.section IS NULL AND (c.deleted_at IS NOT NULL OR NOT ($first OR c.source = 'clever')))
+            AND NOT (t.section IS NOT NULL AND c.classroom_id IS NOT NULL AND c.deleted_at IS NULL
+                     AND c.role = t.role)
+        """,
+        """
+        UPDATE p_enrollments p SET section = c.clever_id, user_clever = u.clever_id
+        FROM classrooms c, users u
+        WHERE p.action = 'delete' AND c.id = p.classroom_id AND u.id = p.user_db
         """,
         "ANALYZE p_enrollments",
+        "CREATE TEMP TABLE p_unchanged (kind text NOT NULL, n bigint NOT NULL)",
+        """
+        INSERT INTO p_unchanged (kind, n)
+        SELECT 'enrollments', (SELECT count(*) FROM c_members WHERE qualifies)
+            - (SELECT count(*) FROM p_enrollments WHERE action IN ('create', 'restore', 'update'))
+        """,
     ]
 
     /// Rows per kind and action, students and staff told apart by role.
@@ -459,6 +489,7 @@ enum SyncSQL {
         UNION ALL SELECT CASE WHEN role = 'student' THEN 'students' ELSE 'staff' END, action, count(*)
             FROM p_users GROUP BY 1, 2
         UNION ALL SELECT 'enrollments', action, count(*) FROM p_enrollments GROUP BY action
+        UNION ALL SELECT kind, 'unchanged', n FROM p_unchanged WHERE n > 0
         """
 
     /// Schools whose rostered students number fewer than `$minimum` (rule 10).
@@ -478,8 +509,10 @@ enum SyncSQL {
     /// in key order each btree grows at its right edge, where inserting in the hash join's order touched a
     /// random leaf page per row, far more pages than shared_buffers holds, each written again to the WAL.
     static let apply = [
-        "INSERT INTO schools (account_id, clever_id, source, name) SELECT $account::bigint, clever_id, 'clever', name "
-            + "FROM p_schools WHERE action = 'create'",
+        """
+        INSERT INTO schools (id, account_id, clever_id, source, name)
+        SELECT db_id, $account::bigint, clever_id, 'clever', name FROM p_schools WHERE action = 'create'
+        """,
         """
         UPDATE schools d SET name = p.name, source = 'clever', deleted_at = NULL, updated_at = now()
         FROM p_schools p WHERE d.id = p.db_id AND p.action IN ('update', 'restore')
@@ -489,9 +522,9 @@ enum SyncSQL {
         FROM p_schools p WHERE d.id = p.db_id AND p.action = 'delete'
         """,
         """
-        INSERT INTO classrooms (account_id, school_id, clever_id, source, name)
-        SELECT $account::bigint, s.id, p.clever_id, 'clever', p.name
-        FROM p_classrooms p JOIN schools s ON s.account_id = $account::bigint AND s.clever_id = p.school
+        INSERT INTO classrooms (id, account_id, school_id, clever_id, source, name)
+        SELECT p.db_id, $account::bigint, s.db_id, p.clever_id, 'clever', p.name
+        FROM p_classrooms p JOIN p_schools s ON s.clever_id = p.school AND s.action <> 'delete'
         WHERE p.action = 'create'
         ORDER BY p.clever_id
         """,
@@ -522,19 +555,15 @@ enum SyncSQL {
         FROM p_users p WHERE d.id = p.db_id AND p.action IN ('update', 'restore')
         """,
         """
-        INSERT INTO users (account_id, clever_id, source, role, username, grade, first_name, last_name)
-        SELECT $account::bigint, clever_id, 'clever', role, username, grade, first_name, last_name
+        INSERT INTO users (id, account_id, clever_id, source, role, username, grade, first_name, last_name)
+        SELECT db_id, $account::bigint, clever_id, 'clever', role, username, grade, first_name, last_name
         FROM p_users WHERE action = 'create'
         ORDER BY clever_id
         """,
         """
         INSERT INTO user_schools (user_id, school_id, account_id, source)
-        SELECT u.id, s.id, $account::bigint, 'clever'
-        FROM p_memberships p
-        JOIN users u ON u.account_id = $account::bigint AND u.clever_id = p.user_clever
-        JOIN schools s ON s.account_id = $account::bigint AND s.clever_id = p.school_clever
-        WHERE p.action = 'create'
-        ORDER BY u.id, s.id
+        SELECT user_db, school_db, $account::bigint, 'clever' FROM p_memberships WHERE action = 'create'
+        ORDER BY user_db, school_db
         """,
         """
         UPDATE user_schools d
@@ -544,12 +573,8 @@ enum SyncSQL {
         """,
         """
         INSERT INTO enrollments (classroom_id, user_id, account_id, role, source)
-        SELECT c.id, u.id, $account::bigint, p.role, 'clever'
-        FROM p_enrollments p
-        JOIN classrooms c ON c.account_id = $account::bigint AND c.clever_id = p.section
-        JOIN users u ON u.account_id = $account::bigint AND u.clever_id = p.user_clever
-        WHERE p.action = 'create'
-        ORDER BY c.id, u.id
+        SELECT classroom_id, user_db, $account::bigint, role, 'clever' FROM p_enrollments WHERE action = 'create'
+        ORDER BY classroom_id, user_db
         """,
         """
         UPDATE enrollments d

@@ -9,6 +9,9 @@ import RosterCore
 final class SyncStaging {
     private let connection: PostgresConnection
     private var sequence: Int64 = 0
+    /// Sections staged so far, to notice one that comes twice (its members would then be staged twice).
+    private var sectionIDs = Set<String>()
+    private var sectionRepeated = false
     private(set) var records = 0
 
     init(connection: PostgresConnection) {
@@ -40,7 +43,11 @@ final class SyncStaging {
         }
     }
 
+    /// Ends staging: members deduplicated if a section came twice, statistics for the plan.
     func analyze() throws {
+        if sectionRepeated {
+            for statement in SyncSQL.distinctMembers { try connection.execute(statement) }
+        }
         for statement in SyncSQL.analyzeStaging { try connection.execute(statement) }
     }
 
@@ -50,13 +57,28 @@ final class SyncStaging {
                 try writer.writeRow([next(), section.id, section.district, section.school, section.name])
             }
         }
+        // Each (section, user, role) once: a list that names a user twice is staged without the repeat.
         try connection.copyIn("COPY stg_members (section, user_id, role) FROM STDIN") { writer in
+            var seen = Set<String>()
             for section in sections {
-                for student in section.students { try writer.writeRow([section.id, student, "student"]) }
-                var teachers = section.teachers
+                if !sectionIDs.insert(section.id).inserted { sectionRepeated = true }
+                seen.removeAll(keepingCapacity: true)
+                for student in section.students where seen.insert(student).inserted {
+                    writer.writeField(section.id)
+                    writer.writeField(student)
+                    writer.writeField("student")
+                    try writer.endRow()
+                }
+                seen.removeAll(keepingCapacity: true)
                 // Clever names the primary teacher separately; it is normally among `teachers` too.
-                if let primary = section.teacher, !teachers.contains(primary) { teachers.append(primary) }
-                for teacher in teachers { try writer.writeRow([section.id, teacher, "teacher"]) }
+                var teachers = section.teachers
+                if let primary = section.teacher { teachers.append(primary) }
+                for teacher in teachers where seen.insert(teacher).inserted {
+                    writer.writeField(section.id)
+                    writer.writeField(teacher)
+                    writer.writeField("teacher")
+                    try writer.endRow()
+                }
             }
         }
     }

@@ -116,6 +116,36 @@ final class RosterRulesTests: StoreTestCase {
             ["c1 a2 teacher", "c1 d1 teacher", "c1 st1 student", "c1 t1 teacher", "c2 a2 teacher", "c2 t1 teacher"])
     }
 
+    func testASectionThatComesTwiceOrNamesAMemberTwiceEnrollsEachMemberOnce() throws {
+        try addDistrict()
+        var primary = Make.section("c2", school: "s1", students: ["st1"], teachers: ["t1"])
+        primary.teacher = "t2"
+        let source = MemorySource(
+            schools: [Make.school("s1")],
+            sections: [
+                Make.section("c1", school: "s1", students: ["st1", "st2", "st1"], teachers: ["t1", "t1"]),
+                primary,
+                // c1 again on a later page, with one more student: members of both copies count.
+                Make.section("c1", school: "s1", students: ["st2", "st3"], teachers: ["t1"]),
+            ],
+            users: [
+                Make.student("st1", school: "s1"), Make.student("st2", school: "s1"),
+                Make.student("st3", school: "s1"), Make.teacher("t1", schools: ["s1"]),
+                Make.teacher("t2", schools: ["s1"]),
+            ])
+        let report = try sync(source)
+
+        XCTAssertEqual(
+            activeEnrollments(try export()),
+            [
+                "c1 st1 student", "c1 st2 student", "c1 st3 student", "c1 t1 teacher", "c2 st1 student",
+                "c2 t1 teacher", "c2 t2 teacher",
+            ])
+        XCTAssertEqual(report.counts(.enrollments), KindCounts(created: 7))
+        XCTAssertEqual(report.counts(.classrooms), KindCounts(created: 2))
+        XCTAssertEqual(try sync(source).counts(.enrollments), KindCounts(unchanged: 7))
+    }
+
     func testUsernamesAreTheTrimmedDistrictUsernameOrElseTheCleverID() throws {
         try addDistrict()
         let noCredentials = CleverUser(
