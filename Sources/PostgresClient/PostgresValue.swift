@@ -58,13 +58,23 @@ public struct PostgresTextArray: PostgresBindable {
 
     public init(_ values: [String?]) { self.values = values }
 
+    /// Every element double-quoted, with backslash and double quote escaped inside.
     public var postgresText: String {
-        let items = values.map { value -> String in
-            guard let value else { return "NULL" }
-            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
-                of: "\"", with: "\\\"")
-            return "\"\(escaped)\""
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        for (position, value) in values.enumerated() {
+            if position > 0 { bytes.append(UInt8(ascii: ",")) }
+            guard let value else {
+                bytes.append(contentsOf: "NULL".utf8)
+                continue
+            }
+            bytes.append(UInt8(ascii: "\""))
+            for byte in value.utf8 {
+                if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") { bytes.append(UInt8(ascii: "\\")) }
+                bytes.append(byte)
+            }
+            bytes.append(UInt8(ascii: "\""))
         }
-        return "{" + items.joined(separator: ",") + "}"
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -30,9 +30,9 @@ enum SyncSQL {
         "CREATE TEMP TABLE stg_schools (seq bigint NOT NULL, clever_id text NOT NULL, district text, name text)",
         """
         CREATE TEMP TABLE stg_sections (
-            seq bigint NOT NULL, clever_id text NOT NULL, district text, school text, name text)
+            seq bigint NOT NULL, clever_id text NOT NULL, district text, school text, name text,
+            students text[] NOT NULL, teachers text[] NOT NULL)
         """,
-        "CREATE TEMP TABLE stg_members (section text NOT NULL, user_id text NOT NULL, role text NOT NULL)",
         """
         CREATE TEMP TABLE stg_users (
             seq bigint NOT NULL, clever_id text NOT NULL, district text, role text, rank integer,
@@ -70,15 +70,32 @@ enum SyncSQL {
 
     static let planTableNames = ["p_schools", "p_classrooms", "p_users", "p_memberships", "p_enrollments"]
 
-    /// Run before `analyzeStaging` when a section came more than once: its members were staged each time.
-    static let distinctMembers = [
-        "CREATE TEMP TABLE stg_members_distinct AS SELECT DISTINCT section, user_id, role FROM stg_members",
-        "DROP TABLE stg_members",
-        "ALTER TABLE stg_members_distinct RENAME TO stg_members",
+    /// Run before `analyzeStaging` when a section came more than once: its copies become one row that lists
+    /// the members of all of them, each once, and keeps the first copy's other fields.
+    static let mergeRepeatedSections = [
+        """
+        CREATE TEMP TABLE stg_sections_merged AS
+        WITH members AS (
+            SELECT DISTINCT s.clever_id AS section, x.user_id, x.role
+            FROM stg_sections s
+            CROSS JOIN LATERAL (SELECT u, 'student' FROM unnest(s.students) AS u
+                                UNION ALL SELECT u, 'teacher' FROM unnest(s.teachers) AS u) AS x (user_id, role)
+        ), lists AS (
+            SELECT section, array_agg(user_id) FILTER (WHERE role = 'student') AS students,
+                array_agg(user_id) FILTER (WHERE role = 'teacher') AS teachers
+            FROM members GROUP BY section
+        )
+        SELECT f.seq, f.clever_id, f.district, f.school, f.name, coalesce(l.students, '{}') AS students,
+            coalesce(l.teachers, '{}') AS teachers
+        FROM (SELECT DISTINCT ON (clever_id) * FROM stg_sections ORDER BY clever_id, seq) f
+        LEFT JOIN lists l ON l.section = f.clever_id
+        """,
+        "DROP TABLE stg_sections",
+        "ALTER TABLE stg_sections_merged RENAME TO stg_sections",
     ]
 
     static let analyzeStaging = [
-        "ANALYZE stg_schools", "ANALYZE stg_sections", "ANALYZE stg_members", "ANALYZE stg_users",
+        "ANALYZE stg_schools", "ANALYZE stg_sections", "ANALYZE stg_users",
     ]
 
     /// `$approved`: approved school ids, or NULL for all.
@@ -414,13 +431,15 @@ enum SyncSQL {
         // (contacts and left-out users included), which is twice as many rows to hash.
         """
         CREATE TEMP TABLE c_members AS
-        SELECT m.section, m.user_id, m.role, c.school, c.db_id AS classroom_db,
+        SELECT c.clever_id AS section, m.user_id, m.role, c.school, c.db_id AS classroom_db,
             k.clever_id IS NOT NULL OR m.user_id IN (SELECT clever_id FROM c_users) AS known,
             k.role AS user_role, k.school AS user_school, k.db_id AS user_db,
             (m.role = 'student' AND k.role = 'student' AND k.school = c.school)
                 OR (m.role = 'teacher' AND k.role <> 'student') AS qualifies
-        FROM stg_members m
-        JOIN k_classrooms c ON c.clever_id = m.section
+        FROM stg_sections s
+        JOIN k_classrooms c ON c.clever_id = s.clever_id
+        CROSS JOIN LATERAL (SELECT u, 'student' FROM unnest(s.students) AS u
+                            UNION ALL SELECT u, 'teacher' FROM unnest(s.teachers) AS u) AS m (user_id, role)
         LEFT JOIN k_users k ON k.clever_id = m.user_id
         """,
         """

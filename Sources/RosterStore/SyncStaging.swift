@@ -9,7 +9,7 @@ import RosterCore
 final class SyncStaging {
     private let connection: PostgresConnection
     private var sequence: Int64 = 0
-    /// Sections staged so far, to notice one that comes twice (its members would then be staged twice).
+    /// Sections staged so far, to notice one that comes twice (its copies are merged before the plan).
     private var sectionIDs = Set<String>()
     private var sectionRepeated = false
     private(set) var records = 0
@@ -43,42 +43,35 @@ final class SyncStaging {
         }
     }
 
-    /// Ends staging: members deduplicated if a section came twice, statistics for the plan.
+    /// Ends staging: a section that came twice merged into one row, statistics for the plan.
     func analyze() throws {
         if sectionRepeated {
-            for statement in SyncSQL.distinctMembers { try connection.execute(statement) }
+            for statement in SyncSQL.mergeRepeatedSections { try connection.execute(statement) }
         }
         for statement in SyncSQL.analyzeStaging { try connection.execute(statement) }
     }
 
+    /// A section's members go in two array columns of its row: one row per section, not one per member,
+    /// is far less for COPY to parse and store. Each list names a user once.
     private func stageSections(_ sections: [CleverSection]) throws {
-        try connection.copyIn("COPY stg_sections (seq, clever_id, district, school, name) FROM STDIN") { writer in
-            for section in sections {
-                try writer.writeRow([next(), section.id, section.district, section.school, section.name])
-            }
-        }
-        // Each (section, user, role) once: a list that names a user twice is staged without the repeat.
-        try connection.copyIn("COPY stg_members (section, user_id, role) FROM STDIN") { writer in
+        let sql = "COPY stg_sections (seq, clever_id, district, school, name, students, teachers) FROM STDIN"
+        try connection.copyIn(sql) { writer in
             var seen = Set<String>()
             for section in sections {
                 if !sectionIDs.insert(section.id).inserted { sectionRepeated = true }
                 seen.removeAll(keepingCapacity: true)
-                for student in section.students where seen.insert(student).inserted {
-                    writer.writeField(section.id)
-                    writer.writeField(student)
-                    writer.writeField("student")
-                    try writer.endRow()
-                }
+                let students = section.students.filter { seen.insert($0).inserted }
                 seen.removeAll(keepingCapacity: true)
                 // Clever names the primary teacher separately; it is normally among `teachers` too.
-                var teachers = section.teachers
-                if let primary = section.teacher { teachers.append(primary) }
-                for teacher in teachers where seen.insert(teacher).inserted {
-                    writer.writeField(section.id)
-                    writer.writeField(teacher)
-                    writer.writeField("teacher")
-                    try writer.endRow()
+                let teachers = (section.teachers + (section.teacher.map { [$0] } ?? [])).filter {
+                    seen.insert($0).inserted
                 }
+                for field in [next(), section.id, section.district, section.school, section.name] {
+                    writer.writeField(field)
+                }
+                writer.writeField(PostgresTextArray(students).postgresText)
+                writer.writeField(PostgresTextArray(teachers).postgresText)
+                try writer.endRow()
             }
         }
     }

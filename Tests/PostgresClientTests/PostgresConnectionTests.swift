@@ -40,7 +40,17 @@ final class PostgresConnectionTests: XCTestCase {
             expected.append((n, label, note))
         }
         let copied = try connection.copyIn("COPY items (n, label, note) FROM STDIN") { writer in
-            for (n, label, note) in expected { try writer.writeRow([String(n), label, note]) }
+            for (n, label, note) in expected {
+                // Half the rows field by field, the way the sync writes its largest tables.
+                if n.isMultiple(of: 2) {
+                    try writer.writeRow([String(n), label, note])
+                } else {
+                    writer.writeField(String(n))
+                    writer.writeField(label)
+                    writer.writeField(note)
+                    try writer.endRow()
+                }
+            }
         }
         XCTAssertEqual(copied, 1000)
         let rows = try connection.query("SELECT n, label, note FROM items ORDER BY n")
