@@ -220,10 +220,11 @@ final class SyncRun {
         }
         let applyStarted = Date()
         logger.info("applying the plan in one transaction", metadata: ["sync.phase": "apply"])
-        try SyncApplier.apply(connection, accountID: district.accountID, runID: runID, fault: options.faultInjection, logger: logger)
+        try SyncApplier.apply(
+            connection, accountID: district.accountID, runID: runID, fault: options.faultInjection, logger: logger)
         let written = counts.values.reduce(0) { $0 + $1.created + $1.updated + $1.softDeleted + $1.restored }
         if isFirstSync || written >= SyncApplier.analyzeAfterRows {
-            try SyncApplier.analyzeRosterTables(connection)
+            try SyncApplier.analyzeRosterTables(connection, logger: logger)
         }
         timings[SyncPhase.apply.rawValue] = Date().timeIntervalSince(applyStarted)
         return .completed
@@ -287,8 +288,9 @@ enum SyncApplier {
     /// it plans against statistics in which the district has no rows: the planner then expects a few hundred
     /// of the district's users and runs its anti joins as nested loops, which on 100,000 users did not
     /// finish in ten minutes. Runs after the commit, so the apply's locks are not held any longer for it.
-    static func analyzeRosterTables(_ connection: PostgresConnection) throws {
-        try connection.execute("ANALYZE schools, classrooms, users, user_schools, enrollments")
+    static func analyzeRosterTables(_ connection: PostgresConnection, logger: Logger?) throws {
+        try SyncPlanner.runLogged(
+            connection, ["ANALYZE schools, classrooms, users, user_schools, enrollments"], [:], logger: logger)
     }
 
     static func apply(
@@ -300,7 +302,8 @@ enum SyncApplier {
                 try SyncPlanner.runLogged(connection, [statement], ["account": accountID], logger: logger)
                 if index == 2 { try fault?(.applying) }
             }
-            try connection.run(SyncSQL.journal, ["account": accountID, "run": Int(runID)])
+            try SyncPlanner.runLogged(
+                connection, [SyncSQL.journal], ["account": accountID, "run": Int(runID)], logger: logger)
             try connection.run(
                 """
                 UPDATE districts SET status = 'connected', first_synced_at = coalesce(first_synced_at, now()),

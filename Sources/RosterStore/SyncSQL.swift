@@ -236,16 +236,28 @@ enum SyncSQL {
         """,
         "ANALYZE held_names",
         """
+        CREATE TEMP TABLE contested_names AS
+        SELECT lower(wanted) AS key FROM m_users GROUP BY 1 HAVING count(*) > 1
+        """,
+        "ANALYZE contested_names",
+        // Only the users who want a name that others want too are ranked: sorting all of a district's users
+        // by name cost more than the rest of this step.
+        """
         CREATE TEMP TABLE n_users AS
-        SELECT m.*, d.username AS db_username, h.holder,
-            row_number() OVER w AS rank_in_name,
-            first_value(m.clever_id) OVER w AS winner,
-            first_value(d.id IS NOT NULL AND lower(d.username) = lower(m.wanted)) OVER w AS winner_holds
-        FROM m_users m
-        LEFT JOIN users d ON d.id = m.db_id
-        LEFT JOIN held_names h ON h.key = lower(m.wanted)
-        WINDOW w AS (PARTITION BY lower(m.wanted)
-                     ORDER BY (d.id IS NOT NULL AND lower(d.username) = lower(m.wanted)) DESC, m.clever_id)
+        WITH u AS (
+            SELECT m.*, d.username AS db_username, h.holder,
+                d.id IS NOT NULL AND lower(d.username) = lower(m.wanted) AS holds,
+                lower(m.wanted) IN (SELECT key FROM contested_names) AS contested
+            FROM m_users m
+            LEFT JOIN users d ON d.id = m.db_id
+            LEFT JOIN held_names h ON h.key = lower(m.wanted)
+        )
+        SELECT u.*, 1::bigint AS rank_in_name, u.clever_id AS winner, u.holds AS winner_holds
+        FROM u WHERE NOT u.contested
+        UNION ALL
+        SELECT u.*, row_number() OVER w, first_value(u.clever_id) OVER w, first_value(u.holds) OVER w
+        FROM u WHERE u.contested
+        WINDOW w AS (PARTITION BY lower(u.wanted) ORDER BY u.holds DESC, u.clever_id)
         """,
         "ANALYZE n_users",
         """
