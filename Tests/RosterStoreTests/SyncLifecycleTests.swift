@@ -71,6 +71,29 @@ final class SyncLifecycleTests: StoreTestCase {
         XCTAssertEqual(journal, ["st2 delete ", "st3 update schools", "st4 update username"])
     }
 
+    func testAMemberWhoseRoleChangesKeepsTheEnrollmentWithTheNewRole() throws {
+        try addDistrict(Make.district, DistrictSettingsChange(guardDeletePct: 100, guardUpdatePct: 100))
+        _ = try sync(dayOne())
+
+        // t1 is listed in c2 as a student now and is one; c1 no longer lists t1. Both classrooms keep their
+        // number of members, so only what is in them tells the change.
+        var dayTwo = dayOne()
+        dayTwo.users[4] = Make.student("t1", school: "s2")
+        dayTwo.sections = [
+            Make.section("c1", school: "s1", students: ["st1", "st2"], teachers: ["st1"]),
+            Make.section("c2", school: "s2", students: ["st3", "st4", "t1"]),
+        ]
+        let second = try sync(dayTwo)
+        XCTAssertEqual(second.counts(.enrollments), KindCounts(updated: 1, unchanged: 4, softDeleted: 1))
+        XCTAssertEqual(
+            allEnrollments(try export()),
+            [
+                "c1 st1 student true", "c1 st2 student true", "c1 t1 teacher false", "c2 st3 student true",
+                "c2 st4 student true", "c2 t1 student true",
+            ])
+        XCTAssertEqual(try sync(dayTwo).counts(.enrollments), KindCounts(unchanged: 5))
+    }
+
     func testARunThatWouldSoftDeleteTooManyIsHeldAndApprovingAppliesExactlyItsPlan() throws {
         try addDistrict()
         _ = try sync(dayOne())
