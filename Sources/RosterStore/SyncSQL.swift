@@ -423,8 +423,8 @@ enum SyncSQL {
     /// over the members and one comparison with the stored rows by database ids:
     /// - `k_users` and `k_classrooms` give each rostered Clever id what the members need (role, school and
     ///   database id) in one narrow row, so every member is joined twice, not four times;
-    /// - the comparison with `enrollments` is a join on the two bigint ids of the primary key, without
-    ///   joining the stored rows to `classrooms` and `users` to find their Clever ids;
+    /// - the comparison with `enrollments` first sums up both sides per classroom, then joins row by row, on
+    ///   the two bigint ids of the primary key, only in the classrooms where the sums differ;
     /// - `p_enrollments` keeps only the changes; the unchanged rows are counted into `p_unchanged`.
     static let enrollments = [
         """
