@@ -45,8 +45,9 @@ enum SyncSQL {
         """,
     ]
 
-    /// The plan: the changed (and, for counting, unchanged) rows of every kind. Also what a held run keeps,
-    /// so its shape must be the same when `runs approve` rebuilds it from JSON.
+    /// The plan: the changed (and, for counting, unchanged) rows of every kind, except that unchanged
+    /// enrollments are only counted (`p_unchanged`). Also what a held run keeps, so its shape must be the
+    /// same when `runs approve` rebuilds it from JSON.
     static let planTables = [
         "CREATE TEMP TABLE p_schools (clever_id text, db_id bigint, name text, action text NOT NULL, fields text[])",
         """
