@@ -121,6 +121,12 @@ public final class DistrictSyncer {
                     WHERE s.run_id = $run::bigint AND s.kind = $kind
                     """, ["run": Int(runID), "kind": table])
             }
+            guard try !connection.query(SyncSQL.planLacksIDs).first!.bool("lacking") else {
+                throw SyncError(
+                    .planStale,
+                    "run \(runID) was held by an earlier version of rostersync, whose plans this one cannot apply; "
+                        + "discard it and sync again")
+            }
             try SyncApplier.apply(connection, accountID: district.accountID, runID: runID, fault: nil, logger: logger)
             let seconds = Date().timeIntervalSince(started)
             try connection.run(

@@ -71,6 +71,17 @@ enum SyncSQL {
 
     static let planTableNames = ["p_schools", "p_classrooms", "p_users", "p_memberships", "p_enrollments"]
 
+    /// True when a held plan was kept by a version that let the tables give new rows their ids: its new rows
+    /// have none, so this version cannot apply it.
+    static let planLacksIDs = """
+        SELECT EXISTS (SELECT 1 FROM p_schools WHERE action = 'create' AND db_id IS NULL)
+            OR EXISTS (SELECT 1 FROM p_classrooms WHERE action = 'create' AND db_id IS NULL)
+            OR EXISTS (SELECT 1 FROM p_users WHERE action = 'create' AND db_id IS NULL)
+            OR EXISTS (SELECT 1 FROM p_memberships WHERE action = 'create' AND (user_db IS NULL OR school_db IS NULL))
+            OR EXISTS (SELECT 1 FROM p_enrollments WHERE action = 'create' AND (classroom_id IS NULL OR user_db IS NULL))
+            AS lacking
+        """
+
     /// Run before `analyzeStaging` when a section came more than once: its copies become one row that lists
     /// the members of all of them, each once, and keeps the first copy's other fields.
     static let mergeRepeatedSections = [
@@ -483,18 +494,20 @@ enum SyncSQL {
         // side is summed up per classroom as a count and two 64-bit hashes of its (user, role) pairs,
         // combined with XOR so the order does not matter; only the classrooms where the two differ are
         // compared row by row below. On a resync that is a few classrooms instead of millions of rows.
+        // The pairs are hashed as text: `hashint8extended` folds a bigint to 32 bits first, so two ids
+        // whose halves XOR alike would hash alike under every seed.
         """
         CREATE TEMP TABLE d_target AS
         SELECT classroom_db AS classroom_id, count(*) AS n,
-            bit_xor(hashint8extended(user_db * 2 + (user_role = 'student')::int, 0)) AS h1,
-            bit_xor(hashint8extended(user_db * 2 + (user_role = 'student')::int, 1)) AS h2
+            bit_xor(hashtextextended(user_db || ':' || (user_role = 'student')::int, 0)) AS h1,
+            bit_xor(hashtextextended(user_db || ':' || (user_role = 'student')::int, 1)) AS h2
         FROM c_members WHERE qualifies GROUP BY classroom_db
         """,
         """
         CREATE TEMP TABLE d_stored AS
         SELECT e.classroom_id, count(*) AS n,
-            bit_xor(hashint8extended(e.user_id * 2 + (e.role = 'student')::int, 0)) AS h1,
-            bit_xor(hashint8extended(e.user_id * 2 + (e.role = 'student')::int, 1)) AS h2
+            bit_xor(hashtextextended(e.user_id || ':' || (e.role = 'student')::int, 0)) AS h1,
+            bit_xor(hashtextextended(e.user_id || ':' || (e.role = 'student')::int, 1)) AS h2
         FROM enrollments e JOIN classrooms k ON k.id = e.classroom_id
         WHERE k.account_id = $account::bigint AND e.deleted_at IS NULL
         GROUP BY e.classroom_id
@@ -582,8 +595,8 @@ enum SyncSQL {
         """,
         """
         INSERT INTO classrooms (id, account_id, school_id, clever_id, source, name)
-        SELECT p.db_id, $account::bigint, s.db_id, p.clever_id, 'clever', p.name
-        FROM p_classrooms p JOIN p_schools s ON s.clever_id = p.school AND s.action <> 'delete'
+        SELECT p.db_id, $account::bigint, s.id, p.clever_id, 'clever', p.name
+        FROM p_classrooms p JOIN schools s ON s.account_id = $account::bigint AND s.clever_id = p.school
         WHERE p.action = 'create'
         ORDER BY p.clever_id
         """,

@@ -10,7 +10,7 @@ final class SyncStaging {
     private let connection: PostgresConnection
     private var sequence: Int64 = 0
     /// Sections staged so far, to notice one that comes twice (its copies are merged before the plan).
-    private var sectionIDs = Set<String>()
+    private var sectionIDs = Set<ExactID>()
     private var sectionRepeated = false
     private(set) var records = 0
 
@@ -56,15 +56,15 @@ final class SyncStaging {
     private func stageSections(_ sections: [CleverSection]) throws {
         let sql = "COPY stg_sections (seq, clever_id, district, school, name, students, teachers) FROM STDIN"
         try connection.copyIn(sql) { writer in
-            var seen = Set<String>()
+            var seen = Set<ExactID>()
             for section in sections {
-                if !sectionIDs.insert(section.id).inserted { sectionRepeated = true }
+                if !sectionIDs.insert(ExactID(section.id)).inserted { sectionRepeated = true }
                 seen.removeAll(keepingCapacity: true)
-                let students = section.students.filter { seen.insert($0).inserted }
+                let students = section.students.filter { seen.insert(ExactID($0)).inserted }
                 seen.removeAll(keepingCapacity: true)
                 // Clever names the primary teacher separately; it is normally among `teachers` too.
                 let teachers = (section.teachers + (section.teacher.map { [$0] } ?? [])).filter {
-                    seen.insert($0).inserted
+                    seen.insert(ExactID($0)).inserted
                 }
                 for field in [next(), section.id, section.district, section.school, section.name] {
                     writer.writeField(field)
@@ -102,5 +102,25 @@ final class SyncStaging {
     private func next() -> String {
         sequence += 1
         return String(sequence)
+    }
+}
+
+/// A Clever id compared byte by byte, as PostgreSQL compares text. Swift's `String` equality is canonical
+/// equivalence, under which a precomposed "é" equals "e" followed by a combining accent: two ids Clever and
+/// the database tell apart.
+struct ExactID: Hashable {
+    let value: String
+
+    init(_ value: String) {
+        self.value = value
+    }
+
+    static func == (lhs: ExactID, rhs: ExactID) -> Bool {
+        lhs.value.utf8.elementsEqual(rhs.value.utf8)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        var value = value
+        value.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }

@@ -96,7 +96,8 @@ final class EnrollmentDigestAdversarialTests: StoreTestCase {
                 "c2 t1 teacher false", "c3 st1 student true", "c3 t1 teacher true",
             ])
         let orphans = try database.connect().query(
-            "SELECT count(*)::int AS n FROM enrollments e WHERE NOT EXISTS (SELECT 1 FROM classrooms c WHERE c.id = e.classroom_id)")
+            "SELECT count(*)::int AS n FROM enrollments e "
+                + "WHERE NOT EXISTS (SELECT 1 FROM classrooms c WHERE c.id = e.classroom_id)")
         XCTAssertEqual(try orphans.first!.int("n"), 0)
         // Approving applied the plan, so the same data changes nothing any more.
         try directory.update(cleverID: Make.district, DistrictSettingsChange(guardDeletePct: 100))
