@@ -87,6 +87,12 @@ final class EnrollmentDigestAdversarialTests: StoreTestCase {
             users: users)
         let held = try sync(dayTwo)
         XCTAssertEqual(held.outcome, .held)
+        // The kept plan names every enrollment by Clever ids, the new ones too.
+        let kept = try database.connect().query(
+            "SELECT payload->>'action' || ' ' || (payload->>'section') || ' ' || (payload->>'user_clever') AS row "
+                + "FROM sync_plan_rows WHERE kind = 'p_enrollments' ORDER BY 1"
+        ).map { try $0.string("row") }
+        XCTAssertEqual(kept, ["create c3 st1", "create c3 t1", "delete c2 st2", "delete c2 t1"])
         _ = try syncer.approve(runID: held.runID)
 
         XCTAssertEqual(
