@@ -232,7 +232,6 @@ final class SyncRun {
 
     /// Stores the plan's changed rows as JSON for `runs approve`; unchanged rows are not needed to apply it.
     private func keepPlan() throws {
-        try connection.execute(SyncSQL.nameNewEnrollments)
         try connection.transaction {
             for table in SyncSQL.planTableNames {
                 try connection.run(

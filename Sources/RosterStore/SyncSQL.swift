@@ -71,13 +71,6 @@ enum SyncSQL {
 
     static let planTableNames = ["p_schools", "p_classrooms", "p_users", "p_memberships", "p_enrollments"]
 
-    /// Names the new enrollments of a plan that is kept, so a held plan reads by Clever ids throughout.
-    static let nameNewEnrollments = """
-        UPDATE p_enrollments p SET section = c.clever_id, user_clever = u.clever_id
-        FROM k_classrooms c, k_users u
-        WHERE p.action = 'create' AND c.db_id = p.classroom_id AND u.db_id = p.user_db
-        """
-
     /// True when a held plan was kept by a version that let the tables give new rows their ids: its new rows
     /// have none, so this version cannot apply it.
     static let planLacksIDs = """
@@ -444,11 +437,7 @@ enum SyncSQL {
     ///   database id) in one narrow row, so every member is joined twice, not four times;
     /// - the comparison with `enrollments` first sums up both sides per classroom, then joins row by row, on
     ///   the two bigint ids of the primary key, only in the classrooms where the sums differ;
-    /// - `c_members` keeps the Clever ids and the rest only for the members who do not qualify, the few that
-    ///   findings are about: a row of ids for the millions who do is a third of the size, and the table then
-    ///   fits in `temp_buffers`;
-    /// - `p_enrollments` keeps only the changes; the unchanged rows are counted into `p_unchanged`. Its
-    ///   new rows carry ids only; the Clever ids are filled in when a held run keeps its plan.
+    /// - `p_enrollments` keeps only the changes; the unchanged rows are counted into `p_unchanged`.
     static let enrollments = [
         """
         CREATE TEMP TABLE k_users AS
@@ -466,24 +455,16 @@ enum SyncSQL {
         // (contacts and left-out users included), which is twice as many rows to hash.
         """
         CREATE TEMP TABLE c_members AS
-        SELECT c.db_id AS classroom_db, k.db_id AS user_db, k.role = 'student' AS as_student, q.qualifies,
-            CASE WHEN NOT q.qualifies THEN c.clever_id END AS section,
-            CASE WHEN NOT q.qualifies THEN m.user_id END AS user_id,
-            CASE WHEN NOT q.qualifies THEN m.role END AS role,
-            CASE WHEN NOT q.qualifies THEN c.school END AS school,
-            CASE WHEN NOT q.qualifies
-                 THEN k.clever_id IS NOT NULL OR m.user_id IN (SELECT clever_id FROM c_users) END AS known,
-            CASE WHEN NOT q.qualifies THEN k.role END AS user_role,
-            CASE WHEN NOT q.qualifies THEN k.school END AS user_school
+        SELECT c.clever_id AS section, m.user_id, m.role, c.school, c.db_id AS classroom_db,
+            k.clever_id IS NOT NULL OR m.user_id IN (SELECT clever_id FROM c_users) AS known,
+            k.role AS user_role, k.school AS user_school, k.db_id AS user_db,
+            (m.role = 'student' AND k.role = 'student' AND k.school = c.school)
+                OR (m.role = 'teacher' AND k.role <> 'student') AS qualifies
         FROM stg_sections s
         JOIN k_classrooms c ON c.clever_id = s.clever_id
         CROSS JOIN LATERAL (SELECT u, 'student' FROM unnest(s.students) AS u
                             UNION ALL SELECT u, 'teacher' FROM unnest(s.teachers) AS u) AS m (user_id, role)
         LEFT JOIN k_users k ON k.clever_id = m.user_id
-        CROSS JOIN LATERAL (
-            SELECT coalesce((m.role = 'student' AND k.role = 'student' AND k.school = c.school)
-                            OR (m.role = 'teacher' AND k.role <> 'student'), false) AS qualifies
-        ) q
         """,
         """
         INSERT INTO f (code, severity, object_kind, object_id, message)
@@ -503,10 +484,10 @@ enum SyncSQL {
                     THEN 'classroom ' || m.section || ' lists this staff member as a student; not enrolled as one'
                  ELSE 'classroom ' || m.section || ' lists this student as a teacher; not enrolled as one' END
         FROM c_members m
-        WHERE NOT m.qualifies AND (NOT m.known
+        WHERE NOT m.known
             OR (m.role = 'student' AND m.user_role = 'student' AND m.user_school <> m.school)
             OR (m.role = 'student' AND m.user_role <> 'student')
-            OR (m.role = 'teacher' AND m.user_role = 'student'))
+            OR (m.role = 'teacher' AND m.user_role = 'student')
         ORDER BY m.user_id, m.section
         """,
         // A classroom whose members are exactly its active enrollments needs no row-by-row comparison. Each
@@ -518,8 +499,8 @@ enum SyncSQL {
         """
         CREATE TEMP TABLE d_target AS
         SELECT classroom_db AS classroom_id, count(*) AS n,
-            bit_xor(hashtextextended(user_db || ':' || as_student::int, 0)) AS h1,
-            bit_xor(hashtextextended(user_db || ':' || as_student::int, 1)) AS h2
+            bit_xor(hashtextextended(user_db || ':' || (user_role = 'student')::int, 0)) AS h1,
+            bit_xor(hashtextextended(user_db || ':' || (user_role = 'student')::int, 1)) AS h2
         FROM c_members WHERE qualifies GROUP BY classroom_db
         """,
         """
@@ -541,27 +522,28 @@ enum SyncSQL {
         """
         INSERT INTO p_enrollments (section, user_clever, role, classroom_id, user_db, action)
         WITH target AS (
-            SELECT m.classroom_db, m.user_db, CASE WHEN m.as_student THEN 'student' ELSE 'teacher' END AS role
+            SELECT m.section, m.user_id, m.classroom_db, m.user_db,
+                CASE WHEN m.user_role = 'student' THEN 'student' ELSE 'teacher' END AS role
             FROM c_members m
             WHERE m.qualifies AND m.classroom_db IN (SELECT classroom_id FROM d_changed)
         ), current AS (
             SELECT e.classroom_id, e.user_id, e.role, e.deleted_at, e.source
             FROM enrollments e WHERE e.classroom_id IN (SELECT classroom_id FROM d_changed)
         )
-        SELECT NULL, NULL, t.role, coalesce(c.classroom_id, t.classroom_db), coalesce(c.user_id, t.user_db),
+        SELECT t.section, t.user_id, t.role, coalesce(c.classroom_id, t.classroom_db), coalesce(c.user_id, t.user_db),
             CASE WHEN c.classroom_id IS NULL THEN 'create'
-                 WHEN t.classroom_db IS NULL THEN 'delete'
+                 WHEN t.section IS NULL THEN 'delete'
                  WHEN c.deleted_at IS NOT NULL THEN 'restore'
                  ELSE 'update' END
         FROM target t FULL JOIN current c ON c.classroom_id = t.classroom_db AND c.user_id = t.user_db
-        WHERE NOT (t.classroom_db IS NULL AND (c.deleted_at IS NOT NULL OR NOT ($first OR c.source = 'clever')))
-            AND NOT (t.classroom_db IS NOT NULL AND c.classroom_id IS NOT NULL AND c.deleted_at IS NULL
+        WHERE NOT (t.section IS NULL AND (c.deleted_at IS NOT NULL OR NOT ($first OR c.source = 'clever')))
+            AND NOT (t.section IS NOT NULL AND c.classroom_id IS NOT NULL AND c.deleted_at IS NULL
                      AND c.role = t.role)
         """,
         """
         UPDATE p_enrollments p SET section = c.clever_id, user_clever = u.clever_id
         FROM classrooms c, users u
-        WHERE p.action <> 'create' AND c.id = p.classroom_id AND u.id = p.user_db
+        WHERE p.action = 'delete' AND c.id = p.classroom_id AND u.id = p.user_db
         """,
         "ANALYZE p_enrollments",
         "CREATE TEMP TABLE p_unchanged (kind text NOT NULL, n bigint NOT NULL)",
