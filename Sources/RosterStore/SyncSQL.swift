@@ -179,14 +179,6 @@ enum SyncSQL {
         ORDER BY u.clever_id
         """,
         """
-        CREATE TEMP TABLE t_users AS
-        SELECT u.clever_id, u.role, u.username AS wanted, u.username_origin, u.grade, u.first_name, u.last_name,
-            ARRAY[u.schools[1]] AS schools
-        FROM c_users u JOIN t_schools s ON s.clever_id = u.schools[1]
-        WHERE u.role = 'student' AND coalesce(u.district, $district) = $district
-            AND ($grades::text[] IS NULL OR u.grade = ANY ($grades::text[]))
-        """,
-        """
         CREATE TEMP TABLE t_staff AS
         SELECT u.*, ARRAY(SELECT x FROM unnest(u.schools) AS x WHERE x IN (SELECT clever_id FROM t_schools)
                           ORDER BY x) AS approved
@@ -199,17 +191,22 @@ enum SyncSQL {
             replace(role, '_', ' ') || ' belongs to no approved, shared school; not rostered'
         FROM t_staff WHERE role <> 'district_admin' AND approved = '{}' ORDER BY clever_id
         """,
-        """
-        INSERT INTO t_users
-        SELECT clever_id, role, username, username_origin, NULL, first_name, last_name, approved
-        FROM t_staff WHERE role = 'district_admin' OR approved <> '{}'
-        """,
-        "ANALYZE t_users",
     ]
 
-    /// Matches the district's existing users: by Clever id, never a CSV row (rule 11).
+    /// The users this sync rosters (students of an approved school and grade, staff of an approved school,
+    /// district admins), matched with the district's existing users: by Clever id, never a CSV row (rule 11).
     static let matchUsers = """
         CREATE TEMP TABLE m_users AS
+        WITH t_users AS (
+            SELECT u.clever_id, u.role, u.username AS wanted, u.username_origin, u.grade, u.first_name,
+                u.last_name, ARRAY[u.schools[1]] AS schools
+            FROM c_users u JOIN t_schools s ON s.clever_id = u.schools[1]
+            WHERE u.role = 'student' AND coalesce(u.district, $district) = $district
+                AND ($grades::text[] IS NULL OR u.grade = ANY ($grades::text[]))
+            UNION ALL
+            SELECT clever_id, role, username, username_origin, NULL, first_name, last_name, approved
+            FROM t_staff WHERE role = 'district_admin' OR approved <> '{}'
+        )
         SELECT t.*, d.id AS db_id, false AS linked
         FROM t_users t LEFT JOIN users d ON d.account_id = $account::bigint AND d.clever_id = t.clever_id AND d.source <> 'csv'
         """
@@ -257,7 +254,8 @@ enum SyncSQL {
         """
         CREATE TEMP TABLE n_users AS
         WITH u AS (
-            SELECT m.*, d.username AS db_username, h.holder,
+            SELECT m.*, d.username AS db_username, d.role AS db_role, d.grade AS db_grade,
+                d.first_name AS db_first_name, d.last_name AS db_last_name, d.deleted_at AS db_deleted_at, h.holder,
                 d.id IS NOT NULL AND lower(d.username) = lower(m.wanted) AS holds,
                 lower(m.wanted) IN (SELECT key FROM contested_names) AS contested
             FROM m_users m
@@ -298,19 +296,19 @@ enum SyncSQL {
         SELECT n.clever_id, coalesce(n.db_id, nextval('users_id_seq')), n.role, x.username, n.grade, n.first_name,
             n.last_name, n.schools, n.linked,
             CASE WHEN n.db_id IS NULL THEN 'create'
-                 WHEN d.deleted_at IS NOT NULL THEN 'restore'
-                 WHEN n.linked OR (d.role, d.username, d.grade, d.first_name, d.last_name)
+                 WHEN n.db_deleted_at IS NOT NULL THEN 'restore'
+                 WHEN n.linked OR (n.db_role, n.db_username, n.db_grade, n.db_first_name, n.db_last_name)
                      IS DISTINCT FROM (n.role, x.username, n.grade, n.first_name, n.last_name) THEN 'update'
                  ELSE 'unchanged' END,
-            CASE WHEN d.id IS NOT NULL THEN array_remove(ARRAY[
+            CASE WHEN n.db_id IS NOT NULL THEN array_remove(ARRAY[
                 CASE WHEN n.linked THEN 'clever_id' END,
-                CASE WHEN d.role IS DISTINCT FROM n.role THEN 'role' END,
-                CASE WHEN d.username IS DISTINCT FROM x.username THEN 'username' END,
-                CASE WHEN d.grade IS DISTINCT FROM n.grade THEN 'grade' END,
-                CASE WHEN (d.first_name, d.last_name) IS DISTINCT FROM (n.first_name, n.last_name) THEN 'name' END
+                CASE WHEN n.db_role IS DISTINCT FROM n.role THEN 'role' END,
+                CASE WHEN n.db_username IS DISTINCT FROM x.username THEN 'username' END,
+                CASE WHEN n.db_grade IS DISTINCT FROM n.grade THEN 'grade' END,
+                CASE WHEN (n.db_first_name, n.db_last_name) IS DISTINCT FROM (n.first_name, n.last_name)
+                     THEN 'name' END
             ], NULL) END
         FROM n_users n
-        LEFT JOIN users d ON d.id = n.db_id
         CROSS JOIN LATERAL (
             SELECT CASE WHEN n.holder IS NULL AND n.rank_in_name = 1
                         THEN CASE WHEN n.linked THEN n.db_username ELSE n.wanted END
