@@ -89,11 +89,11 @@ public enum RosterRules {
 
     /// The union of the teacher and staff roles' `school` and `schools`, first seen first, without repeats.
     public static func staffSchools(of roles: CleverRoles) -> [String] {
-        var seen = Set<String>()
+        var seen = Set<ExactID>()
         var schools: [String] = []
         for role in [roles.teacher, roles.staff].compactMap({ $0 }) {
             for school in ([role.school] + role.schools.map(Optional.some)).compactMap({ $0 }) {
-                guard !school.isEmpty, seen.insert(school).inserted else { continue }
+                guard !school.isEmpty, seen.insert(ExactID(school)).inserted else { continue }
                 schools.append(school)
             }
         }

@@ -59,6 +59,13 @@ final class RosterRulesCoreTests: XCTestCase {
         XCTAssertEqual(RosterRules.staffSchools(of: roles), ["b", "a", "c"])
     }
 
+    func testSchoolIdsThatDifferInTheirBytesAreDifferentSchools() {
+        // A precomposed "é" and "e" with a combining accent: equal as Swift strings, different ids.
+        let roles = CleverRoles(teacher: CleverRole(school: "s\u{E9}", schools: ["se\u{301}", "s\u{E9}"]))
+        let bytes = RosterRules.staffSchools(of: roles).map { Array($0.utf8) }
+        XCTAssertEqual(bytes, [[115, 195, 169], [115, 101, 204, 129]])
+    }
+
     func testUsernamesAreTrimmedAndAdminsAndBlanksUseTheCleverID() {
         let student = CleverUser(
             id: "s1", district: "d",
