@@ -1,4 +1,6 @@
+import Foundation
 import PostgresClient
+import RosterSupport
 
 extension PostgresConnection {
     /// Runs `sql` whose parameters are named (`$account`, `$district`): each distinct name becomes the next
@@ -26,5 +28,27 @@ extension PostgresConnection {
             index = end
         }
         return try query(text, order.map { values[$0] ?? nil })
+    }
+
+    /// Runs statements in order with the same named values; each one slower than a second is logged at debug
+    /// level with its first words and its time, to find the next slow step of a sync without a profiler.
+    func runTimed(
+        _ statements: [String], _ values: [String: (any PostgresBindable)?], logger: Logger?
+    ) throws {
+        for statement in statements {
+            let started = Date()
+            try run(statement, values)
+            let seconds = Date().timeIntervalSince(started)
+            if seconds >= 1, let logger {
+                logger.debug(
+                    "slow statement",
+                    metadata: ["sql.start": Self.summary(statement), "sql.seconds": String(format: "%.2f", seconds)])
+            }
+        }
+    }
+
+    /// The statement's first 80 characters on one line: table names and the step, never a bind value.
+    private static func summary(_ statement: String) -> String {
+        String(statement.split(whereSeparator: \.isWhitespace).joined(separator: " ").prefix(80))
     }
 }

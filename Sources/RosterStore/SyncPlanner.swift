@@ -1,4 +1,3 @@
-import Foundation
 import PostgresClient
 import RosterSupport
 
@@ -14,7 +13,7 @@ enum SyncPlanner {
         _ connection: PostgresConnection, _ values: [String: (any PostgresBindable)?], first: Bool, logger: Logger?
     ) throws {
         func run(_ statements: [String]) throws {
-            try runLogged(connection, statements, values, logger: logger)
+            try connection.runTimed(statements, values, logger: logger)
         }
         try run(SyncSQL.schools)
         try run(SyncSQL.users)
@@ -25,27 +24,5 @@ enum SyncPlanner {
         try run(SyncSQL.planMemberships)
         try run(SyncSQL.classrooms)
         try run(SyncSQL.enrollments)
-    }
-
-    /// Runs statements in order; those slower than a second are logged at debug level.
-    static func runLogged(
-        _ connection: PostgresConnection, _ statements: [String], _ values: [String: (any PostgresBindable)?],
-        logger: Logger?
-    ) throws {
-        for statement in statements {
-            let started = Date()
-            try connection.run(statement, values)
-            let seconds = Date().timeIntervalSince(started)
-            if seconds >= 1, let logger {
-                logger.debug(
-                    "slow statement",
-                    metadata: ["sql.start": summary(statement), "sql.seconds": String(format: "%.2f", seconds)])
-            }
-        }
-    }
-
-    /// The statement's first 80 characters on one line: table names and the step, never a bind value.
-    private static func summary(_ statement: String) -> String {
-        String(statement.split(whereSeparator: \.isWhitespace).joined(separator: " ").prefix(80))
     }
 }

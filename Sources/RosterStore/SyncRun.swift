@@ -289,8 +289,7 @@ enum SyncApplier {
     /// of the district's users and runs its anti joins as nested loops, which on 100,000 users did not
     /// finish in ten minutes. Runs after the commit, so the apply's locks are not held any longer for it.
     static func analyzeRosterTables(_ connection: PostgresConnection, logger: Logger?) throws {
-        try SyncPlanner.runLogged(
-            connection, ["ANALYZE schools, classrooms, users, user_schools, enrollments"], [:], logger: logger)
+        try connection.runTimed(["ANALYZE schools, classrooms, users, user_schools, enrollments"], [:], logger: logger)
     }
 
     static func apply(
@@ -299,11 +298,10 @@ enum SyncApplier {
     ) throws {
         try connection.transaction {
             for (index, statement) in SyncSQL.apply.enumerated() {
-                try SyncPlanner.runLogged(connection, [statement], ["account": accountID], logger: logger)
+                try connection.runTimed([statement], ["account": accountID], logger: logger)
                 if index == 2 { try fault?(.applying) }
             }
-            try SyncPlanner.runLogged(
-                connection, [SyncSQL.journal], ["account": accountID, "run": Int(runID)], logger: logger)
+            try connection.runTimed([SyncSQL.journal], ["account": accountID, "run": Int(runID)], logger: logger)
             try connection.run(
                 """
                 UPDATE districts SET status = 'connected', first_synced_at = coalesce(first_synced_at, now()),

@@ -78,7 +78,8 @@ enum SyncSQL {
             OR EXISTS (SELECT 1 FROM p_classrooms WHERE action = 'create' AND db_id IS NULL)
             OR EXISTS (SELECT 1 FROM p_users WHERE action = 'create' AND db_id IS NULL)
             OR EXISTS (SELECT 1 FROM p_memberships WHERE action = 'create' AND (user_db IS NULL OR school_db IS NULL))
-            OR EXISTS (SELECT 1 FROM p_enrollments WHERE action = 'create' AND (classroom_id IS NULL OR user_db IS NULL))
+            OR EXISTS (SELECT 1 FROM p_enrollments
+                       WHERE action = 'create' AND (classroom_id IS NULL OR user_db IS NULL))
             AS lacking
         """
 
