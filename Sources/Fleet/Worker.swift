@@ -171,6 +171,13 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
+    /// True once a stopping worker's grace period is over and its running jobs go back to the queue.
+    private var isHandingBack: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return handingBack
+    }
+
     private var runningCount: Int {
         lock.lock()
         defer { lock.unlock() }
@@ -241,7 +248,8 @@ public final class Worker: @unchecked Sendable {
         if let store, let recorded = try? store.markRunning(job, worker: configuration.name) { attempt = recorded }
         log.info("job started", metadata: ["job.attempt": "\(attempt)"])
         do {
-            let outcome = try runner.run(job, logger: log) { [stopSignal] in stopSignal.isStopped }
+            // A stopping worker lets a running sync go on, fetch included, until its grace period is over.
+            let outcome = try runner.run(job, logger: log) { [weak self] in self?.isHandingBack ?? true }
             let event = makeEvent(job, outcome, attempt: attempt, started: started)
             try store?.finish(
                 jobID: job.jobID, state: "done", runID: outcome.report?.runID, outcome: outcome.outcome,

@@ -47,6 +47,26 @@ final class WorkerTests: XCTestCase {
         XCTAssertEqual(harness.workers[0].terminate(), 0, "SIGTERM stops an idle worker with status 0")
     }
 
+    func testAWorkerStoppedWhileFetchingFinishesTheSyncWithinItsGracePeriod() throws {
+        harness = try FleetHarness()
+        try harness.addDistrict(Self.demoDistrict, licenses: 1100)
+        // Slow pages, so SIGTERM arrives while the worker is still fetching.
+        try harness.standin.setFaults(["latency_ms": 400])
+        let monitor = try harness.monitor()
+        defer { monitor.close() }
+        let worker = try harness.startWorker(name: "w1")
+        let job = try harness.enqueue(Self.demoDistrict)
+        XCTAssertTrue(try waitUntil(timeout: 60) { try self.harness.jobState(job.jobID) == "running" })
+
+        XCTAssertEqual(worker.terminate(timeout: 120), 0, worker.log)
+        let event = try XCTUnwrap(try harness.events(monitor, count: 1, timeout: 30).first, worker.log)
+        XCTAssertEqual(event.outcome, "completed")
+        XCTAssertEqual(event.attempt, 1)
+        XCTAssertEqual(event.counts["students"]?["created"], 1004)
+        XCTAssertEqual(try harness.jobState(job.jobID), "done")
+        XCTAssertFalse(worker.log.contains("handing"), worker.log)
+    }
+
     func testThreeWorkersGivenThirtyDistrictsSyncEachExactlyOnce() throws {
         var datasets: [URL] = []
         for seed in 1...30 {
