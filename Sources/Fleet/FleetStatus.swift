@@ -34,6 +34,14 @@ public struct FleetStatus: Codable, Sendable {
 
     public var districts: [District]
     public var queues: [Queue]
+    /// Why the queues could not be read (the broker is down or unreachable); the districts come from the
+    /// database and are shown all the same, since that is when an operator needs them most.
+    public var queuesError: String?
+
+    enum CodingKeys: String, CodingKey {
+        case districts, queues
+        case queuesError = "queues_error"
+    }
 
     public static func read(databaseURL: String, amqpURL: String, topology: FleetTopology) throws -> FleetStatus {
         let connection = try PostgresConnection(url: databaseURL)
@@ -60,6 +68,14 @@ public struct FleetStatus: Codable, Sendable {
                 openJob: try row.optionalString("job_id"),
                 openJobState: try row.optionalString("job_state"))
         }
+        do {
+            return FleetStatus(districts: districts, queues: try readQueues(amqpURL: amqpURL, topology: topology))
+        } catch {
+            return FleetStatus(districts: districts, queues: [], queuesError: "\(error)")
+        }
+    }
+
+    private static func readQueues(amqpURL: String, topology: FleetTopology) throws -> [Queue] {
         let publisher = try Publisher(
             amqpURL: amqpURL, topology: topology, name: "rostersync-status", reconnectAttempts: 3)
         defer { publisher.close() }
@@ -70,7 +86,7 @@ public struct FleetStatus: Codable, Sendable {
             let info = try publisher.queueInfo(name)
             queues.append(Queue(name: name, messages: info.messageCount, consumers: info.consumerCount))
         }
-        return FleetStatus(districts: districts, queues: queues)
+        return queues
     }
 
     public func json() -> String {
@@ -90,6 +106,10 @@ public struct FleetStatus: Codable, Sendable {
                 ].joined(separator: "  "))
         }
         lines.append("")
+        if let queuesError {
+            lines.append("queues: unavailable (\(queuesError))")
+            return lines.joined(separator: "\n")
+        }
         lines.append("queue                             messages  consumers")
         for queue in queues {
             lines.append("\(pad(queue.name, 32))  \(pad(String(queue.messages), 8))  \(queue.consumers)")

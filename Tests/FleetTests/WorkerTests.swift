@@ -67,6 +67,19 @@ final class WorkerTests: XCTestCase {
         XCTAssertFalse(worker.log.contains("handing"), worker.log)
     }
 
+    func testStatusShowsTheDistrictsWhenTheBrokerCannotBeReached() throws {
+        harness = try FleetHarness()
+        try harness.addDistrict(Self.demoDistrict, licenses: 1100)
+        let status = try FleetStatus.read(
+            databaseURL: harness.database.url, amqpURL: "amqp://guest:guest@127.0.0.1:1", topology: harness.topology)
+        XCTAssertEqual(status.districts.map(\.district), [Self.demoDistrict])
+        XCTAssertEqual(status.districts.map(\.status), ["connected"])
+        XCTAssertEqual(status.queues.count, 0)
+        let error = try XCTUnwrap(status.queuesError)
+        XCTAssertTrue(status.table().hasSuffix("queues: unavailable (\(error))"), status.table())
+        XCTAssertTrue(error.contains("127.0.0.1:1"), error)
+    }
+
     func testThreeWorkersGivenThirtyDistrictsSyncEachExactlyOnce() throws {
         var datasets: [URL] = []
         for seed in 1...30 {
