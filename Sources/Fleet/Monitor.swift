@@ -5,29 +5,39 @@ import RosterSupport
 
 /// Follows completion events as they happen, on a private queue bound to the events exchange that goes
 /// away with the monitor.
+///
+/// A lost broker connection is made again (for about two minutes of attempts) with a new private queue;
+/// events published while the monitor was away are not kept for it, and `reconnects` tells how often that
+/// happened.
 public final class Monitor {
-    private let connection: AMQPConnection
-    private let queue: String
+    private let connection: AMQPReconnectingConnection
 
     /// Connects, declares the topology and binds a fresh queue to `sync.*`.
     public init(amqpURL: String, topology: FleetTopology) throws {
         var configuration = try AMQPConfiguration(url: amqpURL)
         configuration.connectionName = "rostersync-monitor"
-        connection = try AMQPConnection(configuration: configuration)
-        try topology.declare(on: connection)
-        queue = try connection.declareQueue("", durable: false, exclusive: true, autoDelete: true).name
-        try connection.bindQueue(queue, exchange: topology.eventsExchange, routingKey: "sync.*")
-        _ = try connection.consume(queue: queue, prefetch: 50)
+        connection = AMQPReconnectingConnection(
+            configuration: configuration, policy: AMQPRetryPolicy(maxAttempts: 30, maxDelay: 5)
+        ) { connection in
+            try topology.declare(on: connection)
+            let queue = try connection.declareQueue("", durable: false, exclusive: true, autoDelete: true).name
+            try connection.bindQueue(queue, exchange: topology.eventsExchange, routingKey: "sync.*")
+            _ = try connection.consume(queue: queue, prefetch: 50)
+        }
+        _ = try connection.connection()
     }
+
+    /// How many times the connection was lost and made again.
+    public var reconnects: Int { max(0, connection.generation - 1) }
 
     /// The next event, or nil when none came within `timeout` seconds. Malformed messages are skipped.
     public func next(timeout: Double) throws -> SyncEvent? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            guard
-                let delivery = try connection.nextDelivery(timeout: min(0.5, max(0.01, deadline.timeIntervalSinceNow)))
-            else { continue }
-            try connection.ack(delivery.deliveryTag)
+            let wait = min(0.5, max(0.01, deadline.timeIntervalSinceNow))
+            guard let delivery = try connection.perform({ try $0.nextDelivery(timeout: wait) }) else { continue }
+            // An ack lost with its connection does not matter: the private queue went with it.
+            _ = try? connection.perform(retry: false) { try $0.ack(delivery.deliveryTag) }
             if let event = try? FleetJSON.decode(SyncEvent.self, from: delivery.data) { return event }
         }
         return nil

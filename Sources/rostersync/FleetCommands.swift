@@ -115,8 +115,14 @@ enum FleetCommands {
             FileHandle.standardError.write(Data("monitor: listening for sync events\n".utf8))
             if !json { print(Monitor.tableHeader) }
             var seen = 0
+            var reconnects = 0
             let deadline = timeout.map { Date().addingTimeInterval($0) }
             while !stop.isStopped {
+                if monitor.reconnects != reconnects {
+                    reconnects = monitor.reconnects
+                    FileHandle.standardError.write(
+                        Data("monitor: reconnected to the broker; events sent while away were missed\n".utf8))
+                }
                 if let deadline, Date() >= deadline {
                     FileHandle.standardError.write(Data("monitor: no more events within the timeout\n".utf8))
                     return 4

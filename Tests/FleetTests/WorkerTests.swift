@@ -67,6 +67,25 @@ final class WorkerTests: XCTestCase {
         XCTAssertFalse(worker.log.contains("handing"), worker.log)
     }
 
+    func testAMonitorFollowsEventsAgainAfterTheBrokerRestarts() throws {
+        harness = try FleetHarness()
+        try harness.addDistrict(Self.demoDistrict, licenses: 1100)
+        let monitor = try harness.monitor()
+        defer { monitor.close() }
+        try TestEnvironment.services(["rabbitmqctl", "stop_app"])
+        Thread.sleep(forTimeInterval: 2)
+        try TestEnvironment.services(["rabbitmqctl", "start_app"])
+        XCTAssertNil(try monitor.next(timeout: 1))
+        XCTAssertEqual(monitor.reconnects, 1)
+
+        try harness.startWorker(name: "w1")
+        let job = try harness.enqueue(Self.demoDistrict)
+        let events = try harness.events(monitor, count: 1, timeout: 120)
+        XCTAssertEqual(events.map(\.jobID), [job.jobID], harness.workers[0].log)
+        XCTAssertEqual(events.map(\.outcome), ["completed"])
+        XCTAssertEqual(monitor.reconnects, 1)
+    }
+
     func testStatusShowsTheDistrictsWhenTheBrokerCannotBeReached() throws {
         harness = try FleetHarness()
         try harness.addDistrict(Self.demoDistrict, licenses: 1100)
