@@ -112,7 +112,9 @@ public final class DistrictSyncer {
                     .planStale,
                     "district \(held.districtCleverID) changed since run \(runID) was held; discard it and sync again")
             }
-            for statement in SyncSQL.sessionSettings + SyncSQL.planTables { try connection.execute(statement) }
+            let workspace = try SyncWorkspace.open(connection)
+            defer { workspace.close() }
+            for statement in SyncSQL.planTables { try connection.execute(statement) }
             for table in SyncSQL.planTableNames {
                 try connection.run(
                     """

@@ -140,7 +140,8 @@ struct PreflightRun {
     let options: PreflightOptions
 
     func execute(_ source: any CleverDistrictSource) throws -> PreflightReport {
-        for statement in SyncSQL.sessionSettings { try connection.execute(statement) }
+        let workspace = try SyncWorkspace.open(connection)
+        defer { workspace.close() }
         let staging = SyncStaging(connection: connection)
         try staging.createTables()
         try connection.execute("CREATE TEMP TABLE pf_student_schools (clever_id text NOT NULL, schools int NOT NULL)")

@@ -23,6 +23,8 @@ enum SyncPlanner {
         try run([SyncSQL.planSchools, "ANALYZE p_schools"])
         try run(SyncSQL.planMemberships)
         try run(SyncSQL.classrooms)
-        try run(SyncSQL.enrollments)
+        try run(SyncSQL.enrollmentKeys)
+        try run(first ? SyncSQL.membersOfFirstSync : SyncSQL.membersOfResync)
+        try run(SyncSQL.enrollmentPlan)
     }
 }

@@ -29,7 +29,8 @@ final class SyncRun {
     private var reasons: [String] = []
 
     func execute(_ source: any CleverDistrictSource) throws -> SyncReport {
-        for statement in SyncSQL.sessionSettings { try connection.execute(statement) }
+        let workspace = try SyncWorkspace.open(connection)
+        defer { workspace.close() }
         let staging = SyncStaging(connection: connection)
         try staging.createTables()
         try fetch(source, into: staging)

@@ -1,10 +1,8 @@
 /// The SQL of one district's sync: staging tables, the plan, the findings and the apply.
 ///
-/// Staging and plan tables are TEMP tables, chosen over per-run UNLOGGED tables because they belong to
-/// the run's own connection: concurrent runs of different districts cannot see or clash with each other,
-/// nothing needs cleaning up after a crash (they vanish with the connection), and they skip the WAL just
-/// as UNLOGGED tables do. Autovacuum never analyzes temp tables, so the sync runs `ANALYZE` itself after
-/// loading them.
+/// Staging and plan tables are UNLOGGED tables in the run's own schema (`SyncWorkspace`), so the plan's large
+/// statements can use parallel workers. Autovacuum does not know when they are filled, so the sync runs
+/// `ANALYZE` itself after loading each one.
 ///
 /// Rows the sync creates get their ids in the plan, from their table's sequence, so every later step (the
 /// enrollments of new users and classrooms, the apply's inserts) works with bigint ids and never looks a row
@@ -14,32 +12,30 @@
 /// Parameters are named (`$account::bigint`, `$district`, ...) and bound by `PostgresConnection.run(_:_:)`, which
 /// turns them into positional parameters: values never travel inside the SQL text.
 enum SyncSQL {
-    /// Set for the session before the first temp table. Temp tables live in local buffers, and the default
-    /// 8 MB would spill a large district's staging to disk. The plan's hash joins and aggregates hold a whole
-    /// district's enrollments (6 million rows for a million students), and 64 MB made them spill in batches.
-    /// JIT is off: it compiled each large plan statement again for a few hundred milliseconds, and these
-    /// statements are scans and hash joins that spend their time in I/O and hashing, not in expressions.
+    /// Set for the session before the first table. The plan's hash joins and aggregates hold a whole district's
+    /// enrollments (6 million rows for a million students), and 64 MB made them spill in batches. JIT is off:
+    /// it compiled each large plan statement again for a few hundred milliseconds, and these statements are
+    /// scans and hash joins that spend their time in I/O and hashing, not in expressions.
     static let sessionSettings = [
-        "SET temp_buffers = '512MB'",
         "SET work_mem = '256MB'",
         "SET jit = off",
     ]
 
     static let stagingTables = [
-        "CREATE TEMP TABLE stg_districts (clever_id text NOT NULL)",
-        "CREATE TEMP TABLE stg_schools (seq bigint NOT NULL, clever_id text NOT NULL, district text, name text)",
+        "CREATE UNLOGGED TABLE stg_districts (clever_id text NOT NULL)",
+        "CREATE UNLOGGED TABLE stg_schools (seq bigint NOT NULL, clever_id text NOT NULL, district text, name text)",
         """
-        CREATE TEMP TABLE stg_sections (
+        CREATE UNLOGGED TABLE stg_sections (
             seq bigint NOT NULL, clever_id text NOT NULL, district text, school text, name text,
             students text[] NOT NULL, teachers text[] NOT NULL)
         """,
         """
-        CREATE TEMP TABLE stg_users (
+        CREATE UNLOGGED TABLE stg_users (
             seq bigint NOT NULL, clever_id text NOT NULL, district text, role text, rank integer,
             username text, username_origin text, grade text, schools text[], first_name text, last_name text)
         """,
         """
-        CREATE TEMP TABLE f (
+        CREATE UNLOGGED TABLE f (
             seq bigserial, code text NOT NULL, severity text NOT NULL, object_kind text, object_id text,
             message text NOT NULL)
         """,
@@ -49,22 +45,22 @@ enum SyncSQL {
     /// enrollments are only counted (`p_unchanged`). Also what a held run keeps, so its shape must be the
     /// same when `runs approve` rebuilds it from JSON.
     static let planTables = [
-        "CREATE TEMP TABLE p_schools (clever_id text, db_id bigint, name text, action text NOT NULL, fields text[])",
+        "CREATE UNLOGGED TABLE p_schools (clever_id text, db_id bigint, name text, action text NOT NULL, fields text[])",
         """
-        CREATE TEMP TABLE p_classrooms (
+        CREATE UNLOGGED TABLE p_classrooms (
             clever_id text, db_id bigint, school text, name text, action text NOT NULL, fields text[])
         """,
         """
-        CREATE TEMP TABLE p_users (
+        CREATE UNLOGGED TABLE p_users (
             clever_id text, db_id bigint, role text, username text, grade text, first_name text, last_name text,
             schools text[], linked boolean NOT NULL DEFAULT false, action text NOT NULL, fields text[])
         """,
         """
-        CREATE TEMP TABLE p_memberships (
+        CREATE UNLOGGED TABLE p_memberships (
             user_clever text, user_db bigint, school_clever text, school_db bigint, action text NOT NULL)
         """,
         """
-        CREATE TEMP TABLE p_enrollments (
+        CREATE UNLOGGED TABLE p_enrollments (
             section text, user_clever text, role text, classroom_id bigint, user_db bigint, action text NOT NULL)
         """,
     ]
@@ -87,7 +83,7 @@ enum SyncSQL {
     /// the members of all of them, each once, and keeps the first copy's other fields.
     static let mergeRepeatedSections = [
         """
-        CREATE TEMP TABLE stg_sections_merged AS
+        CREATE UNLOGGED TABLE stg_sections_merged AS
         WITH members AS (
             SELECT DISTINCT s.clever_id AS section, x.user_id, x.role
             FROM stg_sections s
@@ -114,7 +110,7 @@ enum SyncSQL {
     /// `$approved`: approved school ids, or NULL for all.
     static let schools = [
         """
-        CREATE TEMP TABLE c_schools AS
+        CREATE UNLOGGED TABLE c_schools AS
         SELECT DISTINCT ON (clever_id) clever_id, district, name FROM stg_schools ORDER BY clever_id, seq
         """,
         "ANALYZE c_schools",
@@ -125,7 +121,7 @@ enum SyncSQL {
         FROM c_schools WHERE coalesce(district, $district) <> $district ORDER BY clever_id
         """,
         """
-        CREATE TEMP TABLE t_schools AS
+        CREATE UNLOGGED TABLE t_schools AS
         SELECT clever_id, coalesce(nullif(name, ''), clever_id) AS name FROM c_schools
         WHERE coalesce(district, $district) = $district AND ($approved::text[] IS NULL OR clever_id = ANY ($approved::text[]))
         """,
@@ -152,7 +148,7 @@ enum SyncSQL {
     /// `$grades`: allowed grades, or NULL for all.
     static let users = [
         """
-        CREATE TEMP TABLE c_users AS
+        CREATE UNLOGGED TABLE c_users AS
         SELECT DISTINCT ON (clever_id) * FROM stg_users ORDER BY clever_id, rank DESC NULLS LAST, seq
         """,
         "ANALYZE c_users",
@@ -180,7 +176,7 @@ enum SyncSQL {
         ORDER BY u.clever_id
         """,
         """
-        CREATE TEMP TABLE t_staff AS
+        CREATE UNLOGGED TABLE t_staff AS
         SELECT u.*, ARRAY(SELECT x FROM unnest(u.schools) AS x WHERE x IN (SELECT clever_id FROM t_schools)
                           ORDER BY x) AS approved
         FROM c_users u
@@ -197,7 +193,7 @@ enum SyncSQL {
     /// The users this sync rosters (students of an approved school and grade, staff of an approved school,
     /// district admins), matched with the district's existing users: by Clever id, never a CSV row (rule 11).
     static let matchUsers = """
-        CREATE TEMP TABLE m_users AS
+        CREATE UNLOGGED TABLE m_users AS
         WITH t_users AS (
             SELECT u.clever_id, u.role, u.username AS wanted, u.username_origin, u.grade, u.first_name,
                 u.last_name, ARRAY[u.schools[1]] AS schools
@@ -232,7 +228,7 @@ enum SyncSQL {
     /// smallest Clever id. Everyone else gets their Clever id.
     static let usernames = [
         """
-        CREATE TEMP TABLE held_names AS
+        CREATE UNLOGGED TABLE held_names AS
         SELECT lower(d.username) AS key,
             min(CASE WHEN d.source = 'csv' THEN 'an account added by CSV'
                      WHEN d.deleted_at IS NOT NULL THEN 'a soft-deleted account'
@@ -246,14 +242,14 @@ enum SyncSQL {
         """,
         "ANALYZE held_names",
         """
-        CREATE TEMP TABLE contested_names AS
+        CREATE UNLOGGED TABLE contested_names AS
         SELECT lower(wanted) AS key FROM m_users GROUP BY 1 HAVING count(*) > 1
         """,
         "ANALYZE contested_names",
         // Only the users who want a name that others want too are ranked: sorting all of a district's users
         // by name cost more than the rest of this step.
         """
-        CREATE TEMP TABLE n_users AS
+        CREATE UNLOGGED TABLE n_users AS
         WITH u AS (
             SELECT m.*, d.username AS db_username, d.role AS db_role, d.grade AS db_grade,
                 d.first_name AS db_first_name, d.last_name AS db_last_name, d.deleted_at AS db_deleted_at, h.holder,
@@ -376,7 +372,7 @@ enum SyncSQL {
 
     static let classrooms = [
         """
-        CREATE TEMP TABLE c_sections AS
+        CREATE UNLOGGED TABLE c_sections AS
         SELECT DISTINCT ON (clever_id) clever_id, district, school, name FROM stg_sections ORDER BY clever_id, seq
         """,
         "ANALYZE c_sections",
@@ -398,7 +394,7 @@ enum SyncSQL {
         ORDER BY s.clever_id
         """,
         """
-        CREATE TEMP TABLE t_classrooms AS
+        CREATE UNLOGGED TABLE t_classrooms AS
         SELECT s.clever_id, s.school, coalesce(nullif(s.name, ''), s.clever_id) AS name
         FROM c_sections s JOIN t_schools t ON t.clever_id = s.school
         WHERE coalesce(s.district, $district) = $district
@@ -437,23 +433,29 @@ enum SyncSQL {
     /// - the comparison with `enrollments` first sums up both sides per classroom, then joins row by row, on
     ///   the two bigint ids of the primary key, only in the classrooms where the sums differ;
     /// - `p_enrollments` keeps only the changes; the unchanged rows are counted into `p_unchanged`.
-    static let enrollments = [
+    ///
+    /// The members table `c_members` is built in one of two ways, which give it the same rows wherever the
+    /// findings and `p_enrollments` read it: on a first sync every member (`membersOfFirstSync`), since every
+    /// enrollment is new; on later syncs (`membersOfResync`) only the members who earn a finding and those of
+    /// the classrooms whose sums differ, after the sums were taken straight from the join.
+    static let enrollmentKeys = [
         """
-        CREATE TEMP TABLE k_users AS
+        CREATE UNLOGGED TABLE k_users AS
         SELECT clever_id, role, schools[1] AS school, db_id FROM p_users WHERE action <> 'delete'
         """,
         "ANALYZE k_users",
         """
-        CREATE TEMP TABLE k_classrooms AS
+        CREATE UNLOGGED TABLE k_classrooms AS
         SELECT clever_id, school, db_id FROM p_classrooms WHERE action <> 'delete'
         """,
         "ANALYZE k_classrooms",
-        // One pass joins every member with its classroom and with the user this sync rosters (k_users holds
-        // one row per Clever id, so the left join adds no rows); the findings and the enrollments below only
-        // filter it. Only the members who are not rostered are looked up among all the users Clever shared
-        // (contacts and left-out users included), which is twice as many rows to hash.
-        """
-        CREATE TEMP TABLE c_members AS
+    ]
+
+    /// Every member joined with its classroom and with the user this sync rosters (k_users holds one row per
+    /// Clever id, so the left join adds no rows); the findings and the enrollments only filter it. Only the
+    /// members who are not rostered are looked up among all the users Clever shared (contacts and left-out
+    /// users included), which is twice as many rows to hash.
+    static let membersSelect = """
         SELECT c.clever_id AS section, m.user_id, m.role, c.school, c.db_id AS classroom_db,
             k.clever_id IS NOT NULL OR m.user_id IN (SELECT clever_id FROM c_users) AS known,
             k.role AS user_role, k.school AS user_school, k.db_id AS user_db,
@@ -464,7 +466,44 @@ enum SyncSQL {
         CROSS JOIN LATERAL (SELECT u, 'student' FROM unnest(s.students) AS u
                             UNION ALL SELECT u, 'teacher' FROM unnest(s.teachers) AS u) AS m (user_id, role)
         LEFT JOIN k_users k ON k.clever_id = m.user_id
+        """
+
+    /// The members that earn a finding; `m` is a row of `membersSelect`.
+    static let memberEarnsFinding = """
+        (NOT m.known OR (m.role = 'student' AND m.user_role = 'student' AND m.user_school <> m.school)
+            OR (m.role = 'student' AND m.user_role <> 'student') OR (m.role = 'teacher' AND m.user_role = 'student'))
+        """
+
+    /// A classroom whose members are exactly its active enrollments needs no row-by-row comparison. Each side
+    /// is summed up per classroom as a count and two 64-bit hashes of its (user, role) pairs, combined with
+    /// XOR so the order does not matter; only the classrooms where the two differ are compared row by row.
+    /// On a resync that is a few classrooms instead of millions of rows. The pairs are hashed as text:
+    /// `hashint8extended` folds a bigint to 32 bits first, so two ids whose halves XOR alike would hash alike
+    /// under every seed.
+    static func pairHash(user: String, role: String, seed: Int) -> String {
+        "hashtextextended(\(user) || ':' || (\(role) = 'student')::int, \(seed))"
+    }
+
+    static let storedDigests = [
+        """
+        CREATE UNLOGGED TABLE d_stored AS
+        SELECT e.classroom_id, count(*) AS n,
+            bit_xor(\(pairHash(user: "e.user_id", role: "e.role", seed: 0))) AS h1,
+            bit_xor(\(pairHash(user: "e.user_id", role: "e.role", seed: 1))) AS h2
+        FROM enrollments e JOIN classrooms k ON k.id = e.classroom_id
+        WHERE k.account_id = $account::bigint AND e.deleted_at IS NULL
+        GROUP BY e.classroom_id
         """,
+        """
+        CREATE UNLOGGED TABLE d_changed AS
+        SELECT coalesce(t.classroom_id, s.classroom_id) AS classroom_id
+        FROM d_target t FULL JOIN d_stored s ON s.classroom_id = t.classroom_id
+        WHERE (t.n, t.h1, t.h2) IS DISTINCT FROM (s.n, s.h1, s.h2)
+        """,
+        "ANALYZE d_changed",
+    ]
+
+    static let memberFindings = [
         """
         INSERT INTO f (code, severity, object_kind, object_id, message)
         SELECT CASE WHEN NOT m.known THEN 'enrollment.unknown_user'
@@ -483,41 +522,55 @@ enum SyncSQL {
                     THEN 'classroom ' || m.section || ' lists this staff member as a student; not enrolled as one'
                  ELSE 'classroom ' || m.section || ' lists this student as a teacher; not enrolled as one' END
         FROM c_members m
-        WHERE NOT m.known
-            OR (m.role = 'student' AND m.user_role = 'student' AND m.user_school <> m.school)
-            OR (m.role = 'student' AND m.user_role <> 'student')
-            OR (m.role = 'teacher' AND m.user_role = 'student')
+        WHERE \(memberEarnsFinding)
         ORDER BY m.user_id, m.section
-        """,
-        // A classroom whose members are exactly its active enrollments needs no row-by-row comparison. Each
-        // side is summed up per classroom as a count and two 64-bit hashes of its (user, role) pairs,
-        // combined with XOR so the order does not matter; only the classrooms where the two differ are
-        // compared row by row below. On a resync that is a few classrooms instead of millions of rows.
-        // The pairs are hashed as text: `hashint8extended` folds a bigint to 32 bits first, so two ids
-        // whose halves XOR alike would hash alike under every seed.
         """
-        CREATE TEMP TABLE d_target AS
-        SELECT classroom_db AS classroom_id, count(*) AS n,
-            bit_xor(hashtextextended(user_db || ':' || (user_role = 'student')::int, 0)) AS h1,
-            bit_xor(hashtextextended(user_db || ':' || (user_role = 'student')::int, 1)) AS h2
-        FROM c_members WHERE qualifies GROUP BY classroom_db
-        """,
-        """
-        CREATE TEMP TABLE d_stored AS
-        SELECT e.classroom_id, count(*) AS n,
-            bit_xor(hashtextextended(e.user_id || ':' || (e.role = 'student')::int, 0)) AS h1,
-            bit_xor(hashtextextended(e.user_id || ':' || (e.role = 'student')::int, 1)) AS h2
-        FROM enrollments e JOIN classrooms k ON k.id = e.classroom_id
-        WHERE k.account_id = $account::bigint AND e.deleted_at IS NULL
-        GROUP BY e.classroom_id
-        """,
-        """
-        CREATE TEMP TABLE d_changed AS
-        SELECT coalesce(t.classroom_id, s.classroom_id) AS classroom_id
-        FROM d_target t FULL JOIN d_stored s ON s.classroom_id = t.classroom_id
-        WHERE (t.n, t.h1, t.h2) IS DISTINCT FROM (s.n, s.h1, s.h2)
-        """,
-        "ANALYZE d_changed",
+    ]
+
+    static let membersOfFirstSync =
+        ["CREATE UNLOGGED TABLE c_members AS \(membersSelect)"] + memberFindings + [
+            """
+            CREATE UNLOGGED TABLE d_target AS
+            SELECT classroom_db AS classroom_id, count(*) AS n,
+                bit_xor(\(pairHash(user: "user_db", role: "user_role", seed: 0))) AS h1,
+                bit_xor(\(pairHash(user: "user_db", role: "user_role", seed: 1))) AS h2
+            FROM c_members WHERE qualifies GROUP BY classroom_db
+            """
+        ] + storedDigests
+
+    /// On a resync most classrooms are unchanged, and writing every member to `c_members` cost more than the
+    /// join itself. The sums per classroom come straight from the join, which PostgreSQL runs on parallel
+    /// workers since it returns one row per classroom; `c_members` then gets only the members that earn a
+    /// finding or belong to a classroom whose sums differ, read again from those classrooms only.
+    static let membersOfResync =
+        [
+            """
+            CREATE UNLOGGED TABLE d_sections AS
+            SELECT m.classroom_db AS classroom_id, count(*) FILTER (WHERE m.qualifies) AS n,
+                bit_xor(\(pairHash(user: "m.user_db", role: "m.user_role", seed: 0))) FILTER (WHERE m.qualifies) AS h1,
+                bit_xor(\(pairHash(user: "m.user_db", role: "m.user_role", seed: 1))) FILTER (WHERE m.qualifies) AS h2,
+                count(*) FILTER (WHERE \(memberEarnsFinding)) AS findings
+            FROM (\(membersSelect)) m
+            GROUP BY m.classroom_db
+            """,
+            "CREATE UNLOGGED TABLE d_target AS SELECT classroom_id, n, h1, h2 FROM d_sections WHERE n > 0",
+        ] + storedDigests + [
+            """
+            CREATE UNLOGGED TABLE d_detail AS
+            SELECT classroom_id FROM d_sections WHERE findings > 0 UNION SELECT classroom_id FROM d_changed
+            """,
+            "ANALYZE d_detail",
+            """
+            CREATE UNLOGGED TABLE c_members AS
+            SELECT m.* FROM (\(membersSelect.replacingOccurrences(
+                of: "JOIN k_classrooms c ON c.clever_id = s.clever_id\n",
+                with: "JOIN k_classrooms c ON c.clever_id = s.clever_id JOIN d_detail dd ON dd.classroom_id = c.db_id\n"
+            ))) m
+            WHERE m.classroom_db IN (SELECT classroom_id FROM d_changed) OR \(memberEarnsFinding)
+            """,
+        ] + memberFindings
+
+    static let enrollmentPlan = [
         """
         INSERT INTO p_enrollments (section, user_clever, role, classroom_id, user_db, action)
         WITH target AS (
@@ -545,7 +598,7 @@ enum SyncSQL {
         WHERE p.action = 'delete' AND c.id = p.classroom_id AND u.id = p.user_db
         """,
         "ANALYZE p_enrollments",
-        "CREATE TEMP TABLE p_unchanged (kind text NOT NULL, n bigint NOT NULL)",
+        "CREATE UNLOGGED TABLE p_unchanged (kind text NOT NULL, n bigint NOT NULL)",
         """
         INSERT INTO p_unchanged (kind, n)
         SELECT 'enrollments', (SELECT coalesce(sum(n), 0) FROM d_target)

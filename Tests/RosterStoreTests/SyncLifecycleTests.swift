@@ -204,6 +204,38 @@ final class SyncLifecycleTests: StoreTestCase {
         XCTAssertEqual(try journal.int("n"), 0)
     }
 
+    /// The run's staging and plan tables live in a schema of its own, which is dropped when the run ends, also
+    /// when it fails; one left by a connection that died is dropped by the next run, one of a live connection
+    /// is not.
+    func testARunsWorkSchemaIsDroppedAfterItAndOnesOfDeadConnectionsByTheNextRun() throws {
+        try addDistrict()
+        let connection = try database.connect()
+        func workSchemas() throws -> [String] {
+            try connection.query(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'rostersync\\_run\\_%' ORDER BY 1"
+            ).map { try $0.string("nspname") }
+        }
+        XCTAssertEqual(try sync(dayOne()).counts(.students), KindCounts(created: 4))
+        XCTAssertEqual(try workSchemas(), [])
+
+        let failing = SyncOptions(minimumStudentsPerSchool: 0) { reached in
+            if reached == .planned { throw SyncError(.injectedFault, "fault at \(reached.rawValue)") }
+        }
+        XCTAssertThrowsError(try sync(dayOne(), options: failing))
+        XCTAssertEqual(try workSchemas(), [])
+
+        // 99999999 is above Linux's largest process id, so no backend can have it.
+        let live = try database.connect()
+        let liveSchema = "rostersync_run_\(live.backendPID)"
+        try connection.execute("CREATE SCHEMA rostersync_run_99999999")
+        try connection.execute("CREATE UNLOGGED TABLE rostersync_run_99999999.stg_users (clever_id text)")
+        try connection.execute("CREATE SCHEMA \(liveSchema)")
+        XCTAssertEqual(try workSchemas(), ["rostersync_run_99999999", liveSchema].sorted())
+        XCTAssertEqual(try sync(dayOne()).counts(.students), KindCounts(unchanged: 4))
+        XCTAssertEqual(try workSchemas(), [liveSchema])
+        try connection.execute("DROP SCHEMA \(liveSchema)")
+    }
+
     func testAFailedFetchIsRecordedAsFailedAndNeverLooksLikeAnEmptyDistrict() throws {
         try addDistrict()
         _ = try sync(dayOne())
