@@ -99,7 +99,7 @@ public final class Coordinator {
         defer { publisher.close() }
         let queue = JobQueue(store: store, publisher: publisher)
         var queued = 0
-        for district in try store.eligibleDistricts(localDate: slot.localDate) {
+        for district in try store.eligibleDistricts(localDate: slot.localDate, addedBy: slot.due) {
             guard authorized.contains(district) else {
                 logger.warning(
                     "district is not in Clever's token list; not queued", metadata: ["district.id": district])

@@ -144,8 +144,9 @@ public final class FleetStore {
     }
 
     /// Districts whose nightly sync is due: a district account, connected or disconnected for overage (to
-    /// check again whether it fits), not paused, and past its start date in the schedule's time zone.
-    public func eligibleDistricts(localDate: String) throws -> [String] {
+    /// check again whether it fits), not paused, past its start date in the schedule's time zone, and added
+    /// by the time the slot was due: a slot fired late queues what it would have queued on time.
+    public func eligibleDistricts(localDate: String, addedBy due: Date) throws -> [String] {
         try connection.query(
             """
             SELECT d.clever_id FROM districts d JOIN accounts a ON a.id = d.account_id
@@ -153,8 +154,9 @@ public final class FleetStore {
               AND d.status IN ('connected', 'disconnected_over_license')
               AND NOT d.paused
               AND (d.start_date IS NULL OR d.start_date <= $1::date)
+              AND d.created_at <= $2::timestamptz
             ORDER BY d.clever_id
-            """, [localDate]
+            """, [localDate, FleetJSON.iso8601(due)]
         ).map { try $0.string("clever_id") }
     }
 }

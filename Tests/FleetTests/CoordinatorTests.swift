@@ -13,6 +13,7 @@ final class CoordinatorTests: XCTestCase {
     let notYetStarted = "aaaaaaaaaaaaaaaaaaaaaaa3"
     let unauthorized = "aaaaaaaaaaaaaaaaaaaaaaa4"
     let overLicense = "aaaaaaaaaaaaaaaaaaaaaaa5"
+    let addedLate = "aaaaaaaaaaaaaaaaaaaaaaa6"
 
     override func setUpWithError() throws {
         harness = try FleetHarness()
@@ -23,6 +24,8 @@ final class CoordinatorTests: XCTestCase {
         try harness.addDistrict(overLicense)
         try DistrictDirectory(databaseURL: harness.database.url).setStatus(
             cleverID: overLicense, .disconnectedOverLicense)
+        // The fake clocks below run in 2026; these districts were added before all of their slots.
+        try harness.database.connect().execute("UPDATE districts SET created_at = '2026-01-01T00:00:00Z'")
     }
 
     override func tearDown() {
@@ -32,7 +35,7 @@ final class CoordinatorTests: XCTestCase {
     private func utc(_ text: String) -> Date { FleetJSON.parseISO8601(text)! }
 
     private func coordinator(_ clock: @escaping () -> Date, name: String = "c1") -> Coordinator {
-        let authorized: Set<String> = [connected, paused, notYetStarted, overLicense]
+        let authorized: Set<String> = [connected, paused, notYetStarted, overLicense, addedLate]
         return Coordinator(
             configuration: .init(
                 databaseURL: harness.database.url, amqpURL: harness.amqpURL, topology: harness.topology, name: name),
@@ -119,6 +122,30 @@ final class CoordinatorTests: XCTestCase {
         XCTAssertEqual(result?.jobs, 2, "the connected district was queued before the interruption")
         XCTAssertEqual(Set(try queuedJobs().map(\.district)), [connected, notYetStarted, overLicense])
         XCTAssertEqual(try queuedJobs().count, 0)
+    }
+
+    func testASlotFiredLateLeavesOutADistrictAddedAfterItWasDueAndTheNextNightQueuesIt() throws {
+        let due = utc("2026-12-04T05:00:00Z")
+        try harness.addDistrict(addedLate)
+        try harness.database.connect().execute(
+            "UPDATE districts SET created_at = $1::timestamptz WHERE clever_id = $2",
+            [FleetJSON.iso8601(due.addingTimeInterval(3600)), addedLate])
+
+        // The coordinator was down at 21:00 and starts at 00:30: the slot queues the night's districts only,
+        // so an operator's sync of the new district is not taken by a job it never had.
+        var now = due.addingTimeInterval(5400)
+        let subject = coordinator({ now })
+        let result = try subject.tick()
+        XCTAssertEqual(result?.slot, "2026-12-03")
+        XCTAssertEqual(result?.jobs, 3)
+        XCTAssertEqual(Set(try queuedJobs().map(\.district)), [connected, notYetStarted, overLicense])
+        try harness.database.connect().execute("UPDATE sync_jobs SET state = 'done'")
+
+        now = due.addingTimeInterval(86_400 + 60)
+        let next = try subject.tick()
+        XCTAssertEqual(next?.slot, "2026-12-04")
+        XCTAssertEqual(next?.jobs, 4)
+        XCTAssertEqual(Set(try queuedJobs().map(\.district)), [connected, notYetStarted, overLicense, addedLate])
     }
 
     func testADistrictWithAJobWaitingIsNotQueuedAgain() throws {
