@@ -246,27 +246,32 @@ enum SyncSQL {
         SELECT lower(wanted) AS key FROM m_users GROUP BY 1 HAVING count(*) > 1
         """,
         "ANALYZE contested_names",
-        // Only the users who want a name that others want too are ranked: sorting all of a district's users
-        // by name cost more than the rest of this step.
+        // Only the users who want a name that others want too are ranked, in a table of their own: sorting
+        // all of a district's users by name cost more than the rest of this step.
+        """
+        CREATE UNLOGGED TABLE r_names AS
+        SELECT clever_id, row_number() OVER w AS rank_in_name, first_value(clever_id) OVER w AS winner,
+            first_value(holds) OVER w AS winner_holds
+        FROM (
+            SELECT m.clever_id, c.key, d.id IS NOT NULL AND lower(d.username) = c.key AS holds
+            FROM m_users m JOIN contested_names c ON c.key = lower(m.wanted)
+            LEFT JOIN users d ON d.id = m.db_id
+        ) x
+        WINDOW w AS (PARTITION BY key ORDER BY holds DESC, clever_id)
+        """,
+        "ANALYZE r_names",
+        // No statistics: n_users is only read whole.
         """
         CREATE UNLOGGED TABLE n_users AS
-        WITH u AS (
-            SELECT m.*, d.username AS db_username, d.role AS db_role, d.grade AS db_grade,
-                d.first_name AS db_first_name, d.last_name AS db_last_name, d.deleted_at AS db_deleted_at, h.holder,
-                d.id IS NOT NULL AND lower(d.username) = lower(m.wanted) AS holds,
-                lower(m.wanted) IN (SELECT key FROM contested_names) AS contested
-            FROM m_users m
-            LEFT JOIN users d ON d.id = m.db_id
-            LEFT JOIN held_names h ON h.key = lower(m.wanted)
-        )
-        SELECT u.*, 1::bigint AS rank_in_name, u.clever_id AS winner, u.holds AS winner_holds
-        FROM u WHERE NOT u.contested
-        UNION ALL
-        SELECT u.*, row_number() OVER w, first_value(u.clever_id) OVER w, first_value(u.holds) OVER w
-        FROM u WHERE u.contested
-        WINDOW w AS (PARTITION BY lower(u.wanted) ORDER BY u.holds DESC, u.clever_id)
+        SELECT m.*, d.username AS db_username, d.role AS db_role, d.grade AS db_grade,
+            d.first_name AS db_first_name, d.last_name AS db_last_name, d.deleted_at AS db_deleted_at, h.holder,
+            coalesce(r.rank_in_name, 1) AS rank_in_name, coalesce(r.winner, m.clever_id) AS winner,
+            coalesce(r.winner_holds, d.id IS NOT NULL AND lower(d.username) = lower(m.wanted)) AS winner_holds
+        FROM m_users m
+        LEFT JOIN users d ON d.id = m.db_id
+        LEFT JOIN held_names h ON h.key = lower(m.wanted)
+        LEFT JOIN r_names r ON r.clever_id = m.clever_id
         """,
-        "ANALYZE n_users",
         """
         INSERT INTO f (code, severity, object_kind, object_id, message)
         SELECT 'username.empty', 'warning', 'user', clever_id,
@@ -323,7 +328,7 @@ enum SyncSQL {
     ]
 
     /// Memberships of the users this sync keeps; those of soft-deleted users stay as they were, so a user
-    /// who comes back finds them again.
+    /// who comes back finds them again. Only changes are kept: an unchanged membership has no row.
     static let planMemberships = [
         """
         INSERT INTO p_memberships (user_clever, user_db, school_clever, school_db, action)
@@ -344,6 +349,7 @@ enum SyncSQL {
                  ELSE 'unchanged' END
         FROM target t FULL JOIN current c ON c.user_id = t.user_db AND c.school_id = t.school_db
         WHERE NOT (t.user_clever IS NULL AND c.deleted_at IS NOT NULL)
+            AND NOT (t.user_clever IS NOT NULL AND c.user_id IS NOT NULL AND c.deleted_at IS NULL)
         """,
         "ANALYZE p_memberships",
         """
@@ -434,10 +440,10 @@ enum SyncSQL {
     ///   the two bigint ids of the primary key, only in the classrooms where the sums differ;
     /// - `p_enrollments` keeps only the changes; the unchanged rows are counted into `p_unchanged`.
     ///
-    /// The members table `c_members` is built in one of two ways, which give it the same rows wherever the
-    /// findings and `p_enrollments` read it: on a first sync every member (`membersOfFirstSync`), since every
-    /// enrollment is new; on later syncs (`membersOfResync`) only the members who earn a finding and those of
-    /// the classrooms whose sums differ, after the sums were taken straight from the join.
+    /// The members `c_members` come in one of two ways, which give the same rows wherever the findings and
+    /// `p_enrollments` read them: on a first sync a view of every member (`membersOfFirstSync`), since every
+    /// enrollment is new; on later syncs (`membersOfResync`) a table of only the members who earn a finding
+    /// and those of the classrooms whose sums differ, after the sums were taken straight from the join.
     static let enrollmentKeys = [
         """
         CREATE UNLOGGED TABLE k_users AS
@@ -477,11 +483,13 @@ enum SyncSQL {
     /// A classroom whose members are exactly its active enrollments needs no row-by-row comparison. Each side
     /// is summed up per classroom as a count and two 64-bit hashes of its (user, role) pairs, combined with
     /// XOR so the order does not matter; only the classrooms where the two differ are compared row by row.
-    /// On a resync that is a few classrooms instead of millions of rows. The pairs are hashed as text:
-    /// `hashint8extended` folds a bigint to 32 bits first, so two ids whose halves XOR alike would hash alike
-    /// under every seed.
+    /// On a resync that is a few classrooms instead of millions of rows. A pair is the bigint `2 × user +
+    /// (1 for a student)`; `hashint8extended` folds a bigint's two halves together before hashing, so the
+    /// high half is hashed again on its own, or two pairs whose halves XOR alike would hash alike under every
+    /// seed. Hashing the pair as text did the same and cost more than the rest of the sums.
     static func pairHash(user: String, role: String, seed: Int) -> String {
-        "hashtextextended(\(user) || ':' || (\(role) = 'student')::int, \(seed))"
+        let pair = "(\(user) * 2 + (\(role) = 'student')::int)"
+        return "(hashint8extended(\(pair), \(seed)) # hashint8extended(\(pair) >> 32, \(seed + 2)))"
     }
 
     static let storedDigests = [
@@ -503,32 +511,41 @@ enum SyncSQL {
         "ANALYZE d_changed",
     ]
 
-    static let memberFindings = [
-        """
-        INSERT INTO f (code, severity, object_kind, object_id, message)
-        SELECT CASE WHEN NOT m.known THEN 'enrollment.unknown_user'
-                    WHEN m.role = 'student' AND m.user_role = 'student' THEN 'student.cross_school_enrollment_dropped'
-                    ELSE 'enrollment.role_mismatch' END,
-            CASE WHEN NOT m.known THEN 'error'
-                 WHEN m.role = 'student' AND m.user_role = 'student' THEN 'info'
-                 ELSE 'warning' END,
-            'user', m.user_id,
-            CASE WHEN NOT m.known
-                    THEN 'classroom ' || m.section || ' lists a user Clever did not share; enrollment left out'
-                 WHEN m.role = 'student' AND m.user_role = 'student'
-                    THEN 'enrollment in classroom ' || m.section || ' of school ' || m.school
-                        || ' dropped: the student belongs to school ' || m.user_school
-                 WHEN m.role = 'student'
-                    THEN 'classroom ' || m.section || ' lists this staff member as a student; not enrolled as one'
-                 ELSE 'classroom ' || m.section || ' lists this student as a teacher; not enrolled as one' END
-        FROM c_members m
-        WHERE \(memberEarnsFinding)
-        ORDER BY m.user_id, m.section
-        """
-    ]
+    /// The findings of the members in `table`, which holds rows of `membersSelect`.
+    static func memberFindings(from table: String) -> [String] {
+        [
+            """
+            INSERT INTO f (code, severity, object_kind, object_id, message)
+            SELECT CASE WHEN NOT m.known THEN 'enrollment.unknown_user'
+                        WHEN m.role = 'student' AND m.user_role = 'student' THEN 'student.cross_school_enrollment_dropped'
+                        ELSE 'enrollment.role_mismatch' END,
+                CASE WHEN NOT m.known THEN 'error'
+                     WHEN m.role = 'student' AND m.user_role = 'student' THEN 'info'
+                     ELSE 'warning' END,
+                'user', m.user_id,
+                CASE WHEN NOT m.known
+                        THEN 'classroom ' || m.section || ' lists a user Clever did not share; enrollment left out'
+                     WHEN m.role = 'student' AND m.user_role = 'student'
+                        THEN 'enrollment in classroom ' || m.section || ' of school ' || m.school
+                            || ' dropped: the student belongs to school ' || m.user_school
+                     WHEN m.role = 'student'
+                        THEN 'classroom ' || m.section || ' lists this staff member as a student; not enrolled as one'
+                     ELSE 'classroom ' || m.section || ' lists this student as a teacher; not enrolled as one' END
+            FROM \(table) m
+            WHERE \(memberEarnsFinding)
+            ORDER BY m.user_id, m.section
+            """
+        ]
+    }
 
+    /// On a first sync `c_members` is a view: each reader runs the join again, and the two that read little
+    /// (the members that earn a finding, the sums per classroom) do so on parallel workers, which cost less
+    /// than writing six million members to a table and reading them back three times.
     static let membersOfFirstSync =
-        ["CREATE UNLOGGED TABLE c_members AS \(membersSelect)"] + memberFindings + [
+        [
+            "CREATE VIEW c_members AS \(membersSelect)",
+            "CREATE UNLOGGED TABLE e_members AS SELECT * FROM c_members m WHERE \(memberEarnsFinding)",
+        ] + memberFindings(from: "e_members") + [
             """
             CREATE UNLOGGED TABLE d_target AS
             SELECT classroom_db AS classroom_id, count(*) AS n,
@@ -568,7 +585,7 @@ enum SyncSQL {
             ))) m
             WHERE m.classroom_db IN (SELECT classroom_id FROM d_changed) OR \(memberEarnsFinding)
             """,
-        ] + memberFindings
+        ] + memberFindings(from: "c_members")
 
     static let enrollmentPlan = [
         """
