@@ -44,7 +44,7 @@ public enum SyncCheckpoint: String, Sendable {
 /// transaction.
 ///
 /// Owns nothing long-lived: each call opens its own connection from the URL and closes it before returning,
-/// which also drops the run's temp tables and releases the district's lock, even after a failure.
+/// which also releases the district's lock, even after a failure; the run's work schema is dropped before.
 public final class DistrictSyncer {
     let databaseURL: String
     let logger: Logger

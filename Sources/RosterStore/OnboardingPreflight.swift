@@ -114,7 +114,7 @@ extension Onboarding {
     ///
     /// Works on a connection of its own: Clever's records are staged and the plan is made by the sync's
     /// own SQL (`SyncStaging`, `SyncSQL`), with the requested schools and grades in place of the district's
-    /// settings, all in temp tables that vanish when the connection closes. So preflight and the first
+    /// settings, all in the run's work schema, dropped when preflight ends. So preflight and the first
     /// sync agree on linking, usernames and counts by construction.
     ///
     /// - Throws: `OnboardingError` `.requestNotFound`, `.districtNotFound`, `.sourceFailed` or `.database`.

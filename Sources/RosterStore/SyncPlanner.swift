@@ -4,9 +4,9 @@ import RosterSupport
 /// Runs the plan's SQL in order on the run's connection; shared by the sync and by onboarding's preflight,
 /// so the two always plan the same way.
 ///
-/// Every temp table is analyzed as soon as it is filled (the analyses are among the statements):
-/// autovacuum never looks at temp tables, and without statistics the planner takes a 100,000-row table for
-/// a small one and picks nested loops that run for hours. Statements slower than a second are logged at
+/// Every work table that later statements join is analyzed as soon as it is filled (the analyses are
+/// among the statements): autovacuum would come too late, and without statistics the planner takes a
+/// 100,000-row table for a small one and picks nested loops that run for hours. Statements slower than a second are logged at
 /// debug level, with their first words only, to find the next slow step without a profiler.
 enum SyncPlanner {
     static func plan(

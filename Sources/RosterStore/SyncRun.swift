@@ -279,7 +279,7 @@ final class SyncRun {
     }
 }
 
-/// Applies a plan held in the `p_*` temp tables, in one transaction.
+/// Applies a plan held in the `p_*` work tables, in one transaction.
 enum SyncApplier {
     /// Rows written by one run above which the roster tables are analyzed after it.
     static let analyzeAfterRows = 50_000
