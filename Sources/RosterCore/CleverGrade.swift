@@ -96,7 +96,9 @@ public enum SchoolSelection: Sendable, Equatable {
     case all
     case only([String])
 
-    /// Reads `all` or a comma-separated list of Clever ids, kept sorted and without repeats.
+    /// Reads `all` or a comma-separated list of Clever ids (24 lowercase hex characters), kept sorted and
+    /// without repeats. Anything else is refused: a mistyped id would match no school and quietly leave
+    /// that school's users unrostered.
     public static func parse(_ text: String) throws -> SchoolSelection {
         let trimmed = text.trimmingWhitespace()
         if trimmed.lowercased() == "all" { return .all }
@@ -104,7 +106,15 @@ public enum SchoolSelection: Sendable, Equatable {
         guard !ids.isEmpty else {
             throw GradeSelection.ParseError(description: "--schools needs all or a list of Clever school ids")
         }
+        if let bad = ids.sorted().first(where: { !isCleverID($0) }) {
+            throw GradeSelection.ParseError(
+                description: "--schools takes all or Clever school ids (24 lowercase hex characters), not '\(bad)'")
+        }
         return .only(ids.sorted())
+    }
+
+    static func isCleverID(_ text: String) -> Bool {
+        text.utf8.count == 24 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
     /// The ids sorted without repeats, or nil for all; how the store keeps the setting.

@@ -33,7 +33,14 @@ final class RosterRulesCoreTests: XCTestCase {
 
     func testSchoolSelectionsAreSortedWithoutRepeats() throws {
         XCTAssertEqual(try SchoolSelection.parse("all"), .all)
-        XCTAssertEqual(try SchoolSelection.parse("b, a,b").ids, ["a", "b"])
+        let a = "aaaaaaaaaaaaaaaaaaaaaaa1"
+        let b = "bbbbbbbbbbbbbbbbbbbbbbb2"
+        XCTAssertEqual(try SchoolSelection.parse("\(b), \(a),\(b)").ids, [a, b])
+        for typo in ["nonsense", "all,\(a)", "\(a),zzz", String(a.dropLast()), a.uppercased()] {
+            XCTAssertThrowsError(try SchoolSelection.parse(typo), typo) { error in
+                XCTAssertTrue("\(error)".hasPrefix("--schools takes all or Clever school ids"), "\(error)")
+            }
+        }
         XCTAssertThrowsError(try SchoolSelection.parse(" , "))
     }
 

@@ -39,11 +39,15 @@ final class DistrictSettingsTests: StoreTestCase {
             XCTAssertEqual("\(error)", "district_not_found: no district with Clever id nope is set up")
         }
         try addDistrict()
-        XCTAssertThrowsError(
-            try directory.update(cleverID: Make.district, DistrictSettingsChange(startDate: .some("8/1/26")))
-        ) {
-            XCTAssertEqual("\($0)", "invalid_setting: --start-date must be YYYY-MM-DD")
+        for date in ["8/1/26", "2027-02-30", "2026-13-01", "2026-00-10"] {
+            XCTAssertThrowsError(
+                try directory.update(cleverID: Make.district, DistrictSettingsChange(startDate: .some(date)))
+            ) {
+                XCTAssertEqual("\($0)", "invalid_setting: --start-date must be YYYY-MM-DD", date)
+            }
         }
+        try directory.update(cleverID: Make.district, DistrictSettingsChange(startDate: .some("2028-02-29")))
+        XCTAssertEqual(try directory.settings(Make.district).startDate, "2028-02-29")
         XCTAssertThrowsError(try directory.update(cleverID: Make.district, DistrictSettingsChange(guardUpdatePct: 120)))
     }
 
