@@ -6,8 +6,9 @@ import RosterSupport
 ///
 /// Every work table that later statements join is analyzed as soon as it is filled (the analyses are
 /// among the statements): autovacuum would come too late, and without statistics the planner takes a
-/// 100,000-row table for a small one and picks nested loops that run for hours. Statements slower than a second are logged at
-/// debug level, with their first words only, to find the next slow step without a profiler.
+/// 100,000-row table for a small one and picks nested loops that run for hours. Statements slower than a
+/// second are logged at debug level, with their first words only, to find the next slow step without a
+/// profiler.
 enum SyncPlanner {
     static func plan(
         _ connection: PostgresConnection, _ values: [String: (any PostgresBindable)?], first: Bool, logger: Logger?

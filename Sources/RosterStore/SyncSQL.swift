@@ -512,30 +512,29 @@ enum SyncSQL {
     ]
 
     /// The findings of the members in `table`, which holds rows of `membersSelect`.
-    static func memberFindings(from table: String) -> [String] {
-        [
-            """
-            INSERT INTO f (code, severity, object_kind, object_id, message)
-            SELECT CASE WHEN NOT m.known THEN 'enrollment.unknown_user'
-                        WHEN m.role = 'student' AND m.user_role = 'student' THEN 'student.cross_school_enrollment_dropped'
-                        ELSE 'enrollment.role_mismatch' END,
-                CASE WHEN NOT m.known THEN 'error'
-                     WHEN m.role = 'student' AND m.user_role = 'student' THEN 'info'
-                     ELSE 'warning' END,
-                'user', m.user_id,
-                CASE WHEN NOT m.known
-                        THEN 'classroom ' || m.section || ' lists a user Clever did not share; enrollment left out'
-                     WHEN m.role = 'student' AND m.user_role = 'student'
-                        THEN 'enrollment in classroom ' || m.section || ' of school ' || m.school
-                            || ' dropped: the student belongs to school ' || m.user_school
-                     WHEN m.role = 'student'
-                        THEN 'classroom ' || m.section || ' lists this staff member as a student; not enrolled as one'
-                     ELSE 'classroom ' || m.section || ' lists this student as a teacher; not enrolled as one' END
-            FROM \(table) m
-            WHERE \(memberEarnsFinding)
-            ORDER BY m.user_id, m.section
-            """
-        ]
+    static func memberFindings(from table: String) -> String {
+        """
+        INSERT INTO f (code, severity, object_kind, object_id, message)
+        SELECT CASE WHEN NOT m.known THEN 'enrollment.unknown_user'
+                    WHEN m.role = 'student' AND m.user_role = 'student'
+                        THEN 'student.cross_school_enrollment_dropped'
+                    ELSE 'enrollment.role_mismatch' END,
+            CASE WHEN NOT m.known THEN 'error'
+                 WHEN m.role = 'student' AND m.user_role = 'student' THEN 'info'
+                 ELSE 'warning' END,
+            'user', m.user_id,
+            CASE WHEN NOT m.known
+                    THEN 'classroom ' || m.section || ' lists a user Clever did not share; enrollment left out'
+                 WHEN m.role = 'student' AND m.user_role = 'student'
+                    THEN 'enrollment in classroom ' || m.section || ' of school ' || m.school
+                        || ' dropped: the student belongs to school ' || m.user_school
+                 WHEN m.role = 'student'
+                    THEN 'classroom ' || m.section || ' lists this staff member as a student; not enrolled as one'
+                 ELSE 'classroom ' || m.section || ' lists this student as a teacher; not enrolled as one' END
+        FROM \(table) m
+        WHERE \(memberEarnsFinding)
+        ORDER BY m.user_id, m.section
+        """
     }
 
     /// On a first sync `c_members` is a view: each reader runs the join again, and the two that read little
@@ -545,14 +544,14 @@ enum SyncSQL {
         [
             "CREATE VIEW c_members AS \(membersSelect)",
             "CREATE UNLOGGED TABLE e_members AS SELECT * FROM c_members m WHERE \(memberEarnsFinding)",
-        ] + memberFindings(from: "e_members") + [
+            memberFindings(from: "e_members"),
             """
             CREATE UNLOGGED TABLE d_target AS
             SELECT classroom_db AS classroom_id, count(*) AS n,
                 bit_xor(\(pairHash(user: "user_db", role: "user_role", seed: 0))) AS h1,
                 bit_xor(\(pairHash(user: "user_db", role: "user_role", seed: 1))) AS h2
             FROM c_members WHERE qualifies GROUP BY classroom_db
-            """
+            """,
         ] + storedDigests
 
     /// On a resync most classrooms are unchanged, and writing every member to `c_members` cost more than the
@@ -585,7 +584,8 @@ enum SyncSQL {
             ))) m
             WHERE m.classroom_db IN (SELECT classroom_id FROM d_changed) OR \(memberEarnsFinding)
             """,
-        ] + memberFindings(from: "c_members")
+            memberFindings(from: "c_members"),
+        ]
 
     static let enrollmentPlan = [
         """
